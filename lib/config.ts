@@ -1,0 +1,308 @@
+/**
+ * The stack's settings: one zod schema, parsed once, every problem reported together.
+ *
+ * Each setting is a flat project key (`spectral-infra:cloudflare.maxInstances`) so that Pulumi.yaml can
+ * declare its type: Pulumi's project config types are string, integer, boolean and arrays of those.
+ * The secrets manifest is a list of objects, which Pulumi cannot type; zod alone checks it.
+ */
+import { Secrets } from "@1password/sdk";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+export const PROJECT = "spectral-infra";
+
+/** How Pulumi.yaml declares a setting's type; `undefined` for values Pulumi's type system cannot express. */
+export type PulumiConfigType =
+  | { type: "string" | "integer" | "boolean" }
+  | { type: "array"; items: { type: "string" | "integer" } };
+
+interface Setting<S extends z.ZodType> {
+  schema: S;
+  description: string;
+  pulumi: PulumiConfigType | undefined;
+}
+
+function setting<S extends z.ZodType>(
+  pulumi: PulumiConfigType | undefined,
+  schema: S,
+  description: string,
+): Setting<S> {
+  return { schema, description, pulumi };
+}
+
+const STRING = { type: "string" } as const;
+const INTEGER = { type: "integer" } as const;
+
+function integerBetween(min: number, max: number) {
+  const message = `must be a whole number between ${min} and ${max}`;
+  return z.int({ error: message }).min(min, message).max(max, message);
+}
+
+function matching(pattern: RegExp, what: string) {
+  return z.string({ error: `must be a string: ${what}` }).regex(pattern, `must be ${what}`);
+}
+
+/** 1Password's own offline parser; it throws a JSON string, not an Error. */
+export function onePasswordReferenceProblem(reference: string): string | undefined {
+  try {
+    Secrets.validateSecretReference(reference);
+    return undefined;
+  } catch (thrown) {
+    const text = typeof thrown === "string" ? thrown : String(thrown);
+    try {
+      const parsed = JSON.parse(text) as { message?: string };
+      return parsed.message ?? text;
+    } catch {
+      return text;
+    }
+  }
+}
+
+const onePasswordReference = z
+  .string({ error: "must be a 1Password reference like op://vault/item/field" })
+  .superRefine((reference, ctx) => {
+    const problem = onePasswordReferenceProblem(reference);
+    if (problem) ctx.addIssue({ code: "custom", message: `is not a valid 1Password reference: ${problem}` });
+  });
+
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const GITHUB_ENVIRONMENT_SECRET_LIMIT = 100;
+export const SERVICE_SCOPES = ["app", "api", "workers"] as const;
+export const SECRET_TARGETS = ["github", "container"] as const;
+
+const secretEntry = z
+  .strictObject({
+    name: matching(SECRET_NAME, "letters, digits and underscores, not starting with a digit").refine(
+      (name) => !name.toUpperCase().startsWith("GITHUB_"),
+      "must not start with GITHUB_ (GitHub reserves that prefix)",
+    ),
+    reference: onePasswordReference,
+    targets: z
+      .array(z.enum(SECRET_TARGETS, { error: `must be one of: ${SECRET_TARGETS.join(", ")}` }), {
+        error: "must be a list of targets: github, container",
+      })
+      .min(1, "must name at least one target: github, container")
+      .refine((targets) => new Set(targets).size === targets.length, "must not repeat a target"),
+    kind: z.enum(["env", "file"], { error: "must be env or file" }),
+    fileName: matching(
+      /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/,
+      "a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')",
+    ).optional(),
+    scope: z.enum(SERVICE_SCOPES, { error: `must be one of: ${SERVICE_SCOPES.join(", ")}` }),
+  })
+  .superRefine((entry, ctx) => {
+    if (entry.kind === "file" && entry.fileName === undefined) {
+      ctx.addIssue({ code: "custom", path: ["fileName"], message: "is required when kind is file" });
+    }
+    if (entry.kind === "env" && entry.fileName !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["fileName"], message: "is only allowed when kind is file" });
+    }
+  });
+
+export type SecretEntry = z.infer<typeof secretEntry>;
+
+const secretsManifest = z
+  .array(secretEntry, { error: "must be a list of secret entries" })
+  .superRefine((entries, ctx) => {
+    const firstIndexByName = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      if (typeof entry?.name !== "string") return;
+      const folded = entry.name.toUpperCase();
+      const first = firstIndexByName.get(folded);
+      if (first === undefined) firstIndexByName.set(folded, index);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: [index, "name"],
+          message: `duplicates secrets[${first}].name (names are compared ignoring case)`,
+        });
+    });
+    const forGithub = entries.filter((entry) => entry?.targets?.includes("github")).length;
+    if (forGithub > GITHUB_ENVIRONMENT_SECRET_LIMIT) {
+      ctx.addIssue({
+        code: "custom",
+        message: `targets ${forGithub} secrets at GitHub; an environment holds at most ${GITHUB_ENVIRONMENT_SECRET_LIMIT}`,
+      });
+    }
+  });
+
+/** Every stack setting. The order here is the order of Pulumi.yaml and the README reference. */
+export const SETTINGS = {
+  "cloudflare.accountId": setting(
+    STRING,
+    matching(/^[0-9a-f]{32}$/, "a 32-character lowercase hex Cloudflare account id"),
+    "Cloudflare account that owns the Worker, the container application and the image registry.",
+  ),
+  "cloudflare.workerName": setting(
+    STRING,
+    matching(/^[a-z0-9][a-z0-9-]{0,62}$/, "a Worker name: lowercase letters, digits and '-', at most 63"),
+    "Name of the Worker that fronts the app container.",
+  ),
+  "cloudflare.compatibilityDate": setting(
+    STRING,
+    matching(/^\d{4}-\d{2}-\d{2}$/, "a date like 2026-11-01"),
+    "Workers runtime compatibility date of the Worker.",
+  ),
+  "cloudflare.containerName": setting(
+    STRING,
+    matching(/^[a-z0-9][a-z0-9-]{0,62}$/, "a container application name: lowercase letters, digits and '-'"),
+    "Name of the Cloudflare container application (and of the image in Cloudflare's registry).",
+  ),
+  "cloudflare.instanceType": setting(
+    STRING,
+    z.enum(["lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"], {
+      error: "must be one of: lite, basic, standard-1, standard-2, standard-3, standard-4",
+    }),
+    "Container instance type; it caps CPU, memory and the image's disk.",
+  ),
+  "cloudflare.maxInstances": setting(
+    INTEGER,
+    integerBetween(1, 100),
+    "Most container instances the application may run at once.",
+  ),
+  "cloudflare.sleepAfter": setting(
+    STRING,
+    matching(/^\d+[smh]$/, "a duration like 30s, 10m or 1h"),
+    "How long an idle container keeps running before it sleeps.",
+  ),
+  "cloudflare.rolloutStepPercentages": setting(
+    { type: "array", items: INTEGER },
+    z
+      .array(integerBetween(1, 100), { error: "must be a list of percentages, e.g. [10, 100]" })
+      .min(1, "must list at least one step")
+      .refine(
+        (steps) => steps.every((step, i) => i === 0 || step > steps[i - 1]),
+        "must increase step by step",
+      )
+      .refine((steps) => steps[steps.length - 1] === 100, "must end at 100"),
+    "Percent of instances updated at each step of a rolling container rollout.",
+  ),
+  "github.owner": setting(
+    STRING,
+    matching(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "a GitHub user or organization name"),
+    "GitHub organization or user that owns the repository.",
+  ),
+  "github.repository": setting(
+    STRING,
+    matching(/^[A-Za-z0-9._-]{1,100}$/, "a repository name without the owner"),
+    "Repository whose Environment receives the deploy secrets.",
+  ),
+  "github.environment": setting(
+    STRING,
+    matching(/^[A-Za-z0-9 ._-]{1,255}$/, "a GitHub Environment name"),
+    "GitHub Environment the stack deploys from (its secrets are reconciled from 1Password).",
+  ),
+  "database.deployUrlReference": setting(
+    STRING,
+    onePasswordReference,
+    "1Password reference to the deploy role's PostgreSQL URL, used to allocate deployment generations.",
+  ),
+  secrets: setting(
+    undefined,
+    secretsManifest,
+    "Secrets manifest: a list of { name, reference, targets, kind, fileName?, scope } (see the README).",
+  ),
+} satisfies Record<string, Setting<z.ZodType>>;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+const stackConfigSchema = z.strictObject(
+  Object.fromEntries(Object.entries(SETTINGS).map(([key, { schema }]) => [key, schema])) as {
+    [K in SettingKey]: (typeof SETTINGS)[K]["schema"];
+  },
+);
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+/** Invalid stack config, already worded for an operator: one line per problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/** Pulumi hands every value over as a string; structured ones are JSON. */
+function decode(key: string, raw: string): unknown {
+  const declared = (SETTINGS as Record<string, Setting<z.ZodType>>)[key]?.pulumi;
+  if (declared?.type === "string") return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Pulumi's own spelling of a path inside a key: `secrets[2].name`. */
+function pulumiPath(path: readonly PropertyKey[]): string {
+  const [key, ...rest] = path;
+  return `${PROJECT}:${String(key)}${rest.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("")}`;
+}
+
+function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (node, part) =>
+      node !== null && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[part] : undefined,
+    values,
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((unknown) => {
+      const where = pulumiPath([...issue.path, unknown]);
+      return issue.path.length === 0
+        ? `${where}: is not a known setting; remove it or fix its spelling (the README lists every setting)`
+        : `${where}: is not a known field; remove it or fix its spelling`;
+    });
+  }
+  if (issue.path.length === 0) return [`${PROJECT}: ${issue.message}`];
+  const where = pulumiPath(issue.path);
+  if (valueAt(values, issue.path) === undefined && issue.code !== "custom") {
+    return [
+      issue.path.length === 1
+        ? `${where}: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`
+        : `${where}: is required`,
+    ];
+  }
+  return [`${where}: ${issue.message}`];
+}
+
+/**
+ * Parses the full Pulumi config map (as `pulumi.runtime.allConfig()` returns it) into typed settings.
+ * Keys of other namespaces (providers') are ignored. Throws one ConfigError listing every problem.
+ */
+export function parseStackConfig(
+  allConfig: Record<string, string>,
+  secretKeys: readonly string[] = [],
+): StackConfig {
+  const prefix = `${PROJECT}:`;
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [fullKey, raw] of Object.entries(allConfig)) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
+    if (secretKeys.includes(fullKey)) {
+      problems.push(
+        `${fullKey}: must not be a secret config value; credentials come from the environment or 1Password references (remove the secure: value)`,
+      );
+    }
+    values[key] = decode(key, raw);
+  }
+  const result = stackConfigSchema.safeParse(values);
+  if (!result.success) problems.push(...result.error.issues.flatMap((issue) => describeIssue(issue, values)));
+  if (problems.length > 0) throw new ConfigError(problems.sort());
+  return result.data as StackConfig;
+}
+
+/** Reads this program's config from the Pulumi runtime: the one place the program parses it. */
+export function readStackConfig(): StackConfig {
+  // isConfigSecret is internal to the SDK but is the only way to learn which keys were `secure:`.
+  const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as {
+    isConfigSecret(key: string): boolean;
+  };
+  const all = pulumi.runtime.allConfig();
+  return parseStackConfig(all, Object.keys(all).filter(isConfigSecret));
+}

@@ -1,0 +1,111 @@
+/**
+ * Runs the Pulumi program under the SDK's mock runtime and records every registered resource with its
+ * inputs and parent. Shared by the offline plan and the tests.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { PROJECT } from "../config";
+
+/** One resource the program registered, as the engine would have received it. */
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent; undefined for the stack itself. */
+  parent: string | undefined;
+  custom: boolean;
+  /** Inputs as the engine saw them: secrets as `{ [specialSigKey]: specialSecretSig, value }`, unknowns as `unknownValue`. */
+  inputs: Record<string, unknown>;
+}
+
+/** What a mocked resource returns as its state, beyond echoing its inputs. */
+export type StateMock = (resource: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | undefined;
+
+export interface MockRunOptions {
+  stack: string;
+  /** The full config map, keys namespaced, values as strings: what `pulumi.runtime.allConfig()` returns. */
+  config: Record<string, string>;
+  secretKeys?: string[];
+  /** Preview mode: unknown outputs stay unknown and dynamic providers' `create` never runs. */
+  preview: boolean;
+  /** Extra state for mocked resources (for example a fake image digest during an update run). */
+  stateMock?: StateMock;
+}
+
+export interface MockRun {
+  resources: RecordedResource[];
+}
+
+interface RegisterRequest {
+  getParent(): string;
+  getType(): string;
+  getName(): string;
+  getCustom(): boolean;
+}
+
+type RegisterCallback = (err: unknown, response?: { getUrn(): string }) => void;
+
+interface RecordingMonitor {
+  registerResource(request: RegisterRequest, callback: RegisterCallback): Promise<void>;
+}
+
+/**
+ * Installs the mock runtime with `options` and returns the live list of recorded resources. Call it
+ * before importing the program: Pulumi reads config and the monitor when resources are constructed.
+ */
+export async function installMockRuntime(options: MockRunOptions): Promise<MockRun> {
+  const resources: RecordedResource[] = [];
+  const pendingInputs = new Map<string, Record<string, unknown>>();
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      pendingInputs.set(`${args.type}::${args.name}`, args.inputs);
+      const extra = options.stateMock?.(args) ?? {};
+      return {
+        id: args.custom === false ? undefined : `${args.name}-id`,
+        state: { ...args.inputs, ...extra },
+      };
+    },
+    call: (args) => args.inputs,
+  };
+  pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
+  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, options.preview);
+
+  // The mock monitor does not tell `newResource` a resource's parent, so listen where it learns it.
+  const { getMonitor } = require("@pulumi/pulumi/runtime/settings") as { getMonitor(): RecordingMonitor };
+  const monitor = getMonitor();
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) =>
+    register(request, (err, response) => {
+      if (!err && response) {
+        const key = `${request.getType()}::${request.getName()}`;
+        resources.push({
+          urn: response.getUrn(),
+          type: request.getType(),
+          name: request.getName(),
+          parent: request.getParent() || undefined,
+          custom: request.getCustom(),
+          inputs: pendingInputs.get(key) ?? {},
+        });
+        pendingInputs.delete(key);
+      }
+      callback(err, response);
+    });
+  return { resources };
+}
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[specialSigKey] === specialSecretSig
+  );
+}
+
+export function isUnknownValue(value: unknown): boolean {
+  return value === unknownValue;
+}
+
+/** Resolves an Output the way a test needs it; in preview an unknown output never resolves. */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
