@@ -106,6 +106,6 @@ export function isUnknownValue(value: unknown): boolean {
 }
 
 /** Resolves an Output the way a test needs it; in preview an unknown output never resolves. */
-export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+export function resolvedValue<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
