@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   });
   const stack = values.stack;
   const stackFile = readStackFile(PROJECT_DIR, stack);
-  const run = await runProgram({ stack, preview: true, ...stackFile }, () => import("../index"));
+  const run = await runProgram({ stack, preview: true, ...stackFile }, async () => require("../index"));
   const plan = buildPlan(PROJECT, stack, run);
   process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan));
 }

@@ -3,6 +3,7 @@
  * inputs and parent. Shared by the offline plan and the tests.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { isUnknown } from "@pulumi/pulumi/output";
 import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { PROJECT } from "../config";
 
@@ -14,7 +15,7 @@ export interface RecordedResource {
   /** URN of the parent; undefined for the stack itself. */
   parent: string | undefined;
   custom: boolean;
-  /** Inputs as the engine saw them: secrets as `{ [specialSigKey]: specialSecretSig, value }`, unknowns as `unknownValue`. */
+  /** Inputs as the engine saw them: secrets as `{ [specialSigKey]: specialSecretSig, value }`, unknowns as the SDK's `unknown`. */
   inputs: Record<string, unknown>;
 }
 
@@ -60,10 +61,9 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
     newResource(args) {
       pendingInputs.set(`${args.type}::${args.name}`, args.inputs);
       const extra = options.stateMock?.(args) ?? {};
-      return {
-        id: args.custom === false ? undefined : `${args.name}-id`,
-        state: { ...args.inputs, ...extra },
-      };
+      // As in a real preview, a resource about to be created has no id yet: the SDK makes it unknown.
+      const id = options.preview || args.custom === false ? undefined : `${args.name}-id`;
+      return { id, state: { ...args.inputs, ...extra } };
     },
     call: (args) => args.inputs,
   };
@@ -101,8 +101,9 @@ export function isSecretValue(value: unknown): value is { value: unknown } {
   );
 }
 
+/** Unknowns reach `newResource` deserialized (the SDK's `unknown` sentinel) and stack outputs serialized. */
 export function isUnknownValue(value: unknown): boolean {
-  return value === unknownValue;
+  return value === unknownValue || isUnknown(value);
 }
 
 /** Resolves an Output the way a test needs it; in preview an unknown output never resolves. */

@@ -2,6 +2,7 @@
  * Runs the real program (index.ts) once under the mock runtime and returns what it declared.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import { installMockRuntime, type MockRunOptions, type RecordedResource } from "./mock-runtime";
 
 export interface ProgramRun {
@@ -20,16 +21,30 @@ export async function runProgram(
 ): Promise<ProgramRun> {
   const recorded = await installMockRuntime(options);
   const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-  const { serializeProperties } = require("@pulumi/pulumi/runtime/rpc") as {
-    serializeProperties(
-      label: string,
-      props: Record<string, unknown>,
-      opts?: { keepOutputValues?: boolean },
-    ): Promise<Record<string, unknown>>;
-  };
   // The same entry point the language host uses: it creates the Stack resource and parents everything to it.
-  const exported = (await pulumi.runtime.runInPulumiStack(async () => ({ ...(await loadProgram()) }))) ?? {};
-  const outputs = await serializeProperties("stack outputs", exported as Record<string, unknown>);
+  // It hands back resolved values, secrets unwrapped, so keep the program's own exports.
+  let exported: Record<string, unknown> = {};
+  await pulumi.runtime.runInPulumiStack(async () => {
+    exported = { ...(await loadProgram()) };
+    return exported;
+  });
+  const outputs: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(exported)) outputs[name] = await wireValue(pulumi.output(value));
   await waitForRPCs();
   return { resources: recorded.resources, outputs };
+}
+
+interface OutputInternals<T> {
+  isKnown: Promise<boolean>;
+  isSecret: Promise<boolean>;
+  promise(): Promise<T>;
+}
+
+/** A stack output in the engine's wire form: secrets wrapped, unknowns as the unknown sentinel. */
+async function wireValue(output: pulumi.Output<unknown>): Promise<unknown> {
+  // Knownness and secretness are internal to Output; a preview's unknowns never resolve through apply.
+  const internals = output as unknown as OutputInternals<unknown>;
+  if (await internals.isSecret) return { [specialSigKey]: specialSecretSig, value: undefined };
+  if (!(await internals.isKnown)) return unknownValue;
+  return internals.promise();
 }

@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig, type StackConfig } from "../lib/config";
+import { alphaConfig, alphaConfigWith } from "./support/alpha";
+
+const KEY = "spectral-infra:";
+
+function problemsOf(config: Record<string, string>, secretKeys: string[] = []): string[] {
+  try {
+    parseStackConfig(config, secretKeys);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+function secretsWith(change: (secrets: Record<string, unknown>[]) => void): string {
+  const secrets = JSON.parse(alphaConfig()[`${KEY}secrets`]) as Record<string, unknown>[];
+  change(secrets);
+  return JSON.stringify(secrets);
+}
+
+describe("stack config", () => {
+  it("accepts the committed alpha stack and types its values", () => {
+    const config: StackConfig = parseStackConfig(alphaConfig());
+    expect(config["cloudflare.maxInstances"]).toBe(3);
+    expect(config["cloudflare.rolloutStepPercentages"]).toEqual([10, 100]);
+    expect(config["cloudflare.compatibilityDate"]).toBe("2026-11-01");
+    expect(config.secrets.find((secret) => secret.kind === "file")?.fileName).toBe("supabase-ca.crt");
+  });
+
+  it("ignores other namespaces' keys, such as providers' settings", () => {
+    expect(() => parseStackConfig({ ...alphaConfig(), "cloudflare:apiToken": "x" })).not.toThrow();
+  });
+
+  it("names a missing key", () => {
+    expect(problemsOf(alphaConfigWith({ [`${KEY}github.owner`]: undefined }))).toEqual([
+      `${KEY}github.owner: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`,
+    ]);
+  });
+
+  it("names a value of the wrong type", () => {
+    expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.maxInstances`]: "three" }))).toEqual([
+      `${KEY}cloudflare.maxInstances: must be a whole number between 1 and 100`,
+    ]);
+    expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.rolloutStepPercentages`]: "10" }))).toEqual([
+      `${KEY}cloudflare.rolloutStepPercentages: must be a list of percentages, e.g. [10, 100]`,
+    ]);
+  });
+
+  it("names an out-of-range number", () => {
+    expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.maxInstances`]: "101" }))).toEqual([
+      `${KEY}cloudflare.maxInstances: must be a whole number between 1 and 100`,
+    ]);
+    expect(
+      problemsOf(alphaConfigWith({ [`${KEY}cloudflare.rolloutStepPercentages`]: "[50, 10, 100]" })),
+    ).toEqual([`${KEY}cloudflare.rolloutStepPercentages: must increase step by step`]);
+  });
+
+  it("names an unknown key, at the top level and inside a secret entry", () => {
+    expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.maxInstance`]: "3" }))).toEqual([
+      `${KEY}cloudflare.maxInstance: is not a known setting; remove it or fix its spelling (the README lists every setting)`,
+    ]);
+    const secrets = secretsWith((entries) => {
+      entries[1].scopes = "api";
+    });
+    expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
+      `${KEY}secrets[1].scopes: is not a known field; remove it or fix its spelling`,
+    ]);
+  });
+
+  it("names a duplicate secret name, ignoring case", () => {
+    const secrets = secretsWith((entries) => {
+      entries[4].name = (entries[0].name as string).toLowerCase();
+    });
+    expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
+      `${KEY}secrets[4].name: duplicates secrets[0].name (names are compared ignoring case)`,
+    ]);
+  });
+
+  it("names a malformed 1Password reference with 1Password's own reason", () => {
+    const secrets = secretsWith((entries) => {
+      entries[2].reference = "op://vault-only";
+    });
+    const problems = problemsOf(
+      alphaConfigWith({ [`${KEY}secrets`]: secrets, [`${KEY}database.deployUrlReference`]: "postgres://x" }),
+    );
+    expect(problems).toEqual([
+      `${KEY}database.deployUrlReference: is not a valid 1Password reference: the secret reference could not be parsed: secret reference is not prefixed with "op://"`,
+      expect.stringMatching(
+        /^spectral-infra:secrets\[2\]\.reference: is not a valid 1Password reference: the secret reference could not be parsed: secret reference has invalid format/,
+      ),
+    ]);
+  });
+
+  it("rejects bad secret names, targets and file names", () => {
+    const secrets = secretsWith((entries) => {
+      entries[0].name = "GITHUB_TOKEN";
+      entries[1].name = "9LIVES";
+      entries[2].targets = [];
+      entries[6].fileName = "../etc/passwd";
+      entries[7].fileName = undefined;
+    });
+    expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
+      `${KEY}secrets[0].name: must not start with GITHUB_ (GitHub reserves that prefix)`,
+      `${KEY}secrets[1].name: must be letters, digits and underscores, not starting with a digit`,
+      `${KEY}secrets[2].targets: must name at least one target: github, container`,
+      `${KEY}secrets[6].fileName: must be a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')`,
+      `${KEY}secrets[7].fileName: is required when kind is file`,
+    ]);
+  });
+
+  it("rejects more than 100 secrets aimed at the GitHub environment", () => {
+    const secrets = Array.from({ length: 101 }, (_, i) => ({
+      name: `SECRET_${i}`,
+      reference: `op://vault/item-${i}/field`,
+      targets: ["github"],
+      kind: "env",
+      scope: "app",
+    }));
+    expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: JSON.stringify(secrets) }))).toEqual([
+      `${KEY}secrets: targets 101 secrets at GitHub; an environment holds at most 100`,
+    ]);
+  });
+
+  it("rejects secure: values, since credentials never live in stack config", () => {
+    expect(problemsOf(alphaConfig(), [`${KEY}github.owner`])).toEqual([
+      `${KEY}github.owner: must not be a secret config value; credentials come from the environment or 1Password references (remove the secure: value)`,
+    ]);
+  });
+
+  it("reports every problem together, one line each, without a stack trace", () => {
+    const config = alphaConfigWith({
+      [`${KEY}cloudflare.maxInstances`]: "0",
+      [`${KEY}cloudflare.instanceType`]: "huge",
+      [`${KEY}github.repository`]: undefined,
+    });
+    try {
+      parseStackConfig(config);
+      expect.unreachable();
+    } catch (error) {
+      const { message, problems } = error as ConfigError;
+      expect(problems).toHaveLength(3);
+      expect(message.split("\n")).toEqual([
+        "invalid stack config (3 problems):",
+        `  ${KEY}cloudflare.instanceType: must be one of: lite, basic, standard-1, standard-2, standard-3, standard-4`,
+        `  ${KEY}cloudflare.maxInstances: must be a whole number between 1 and 100`,
+        `  ${KEY}github.repository: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`,
+      ]);
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import { spawnSync } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import type { Plan } from "../lib/plan/render";
+import { readStackFile } from "../lib/plan/stack-file";
+import { REPO_ROOT } from "./support/alpha";
+
+/** The README's main-job command, as an operator runs it. */
+function plan(...args: string[]) {
+  const result = spawnSync("pnpm", ["--silent", "plan", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const extraStackFiles: string[] = [];
+function writeStack(stack: string, config: Record<string, unknown>): void {
+  const file = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  extraStackFiles.push(file);
+  writeFileSync(file, stringify({ config }));
+}
+
+afterEach(() => {
+  for (const file of extraStackFiles.splice(0)) rmSync(file, { force: true });
+});
+
+function alphaDocument(): Record<string, unknown> {
+  const { config } = readStackFile(REPO_ROOT, "alpha");
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => {
+      try {
+        return [key, key.endsWith(".compatibilityDate") ? value : JSON.parse(value)];
+      } catch {
+        return [key, value];
+      }
+    }),
+  );
+}
+
+describe("pnpm plan (offline, mock runtime in preview mode)", () => {
+  it("prints alpha's resource tree, outputs and a summary with counts per type", () => {
+    const { status, stdout, stderr } = plan();
+    expect(stderr).toBe("");
+    expect(status).toBe(0);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toBe(
+      "Offline plan of spectral-infra/alpha: mock runtime in preview mode, no credentials, no network.",
+    );
+    expect(lines).toContain("pulumi:pulumi:Stack  spectral-infra-alpha");
+    expect(lines).toContain("Outputs:");
+    expect(lines).toContain("  workerName: spectral-alpha");
+    expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
+      "Summary: 1 resources: 1 pulumi:pulumi:Stack",
+    ]);
+  });
+
+  it("--json gives the same plan for machines, with consistent parents and counts", () => {
+    const { status, stdout } = plan("--stack", "alpha", "--json");
+    expect(status).toBe(0);
+    const data = JSON.parse(stdout) as Plan;
+    expect(data).toMatchObject({
+      project: "spectral-infra",
+      stack: "alpha",
+      outputs: { workerName: "spectral-alpha" },
+    });
+    const keys = new Set(data.resources.map((resource) => `${resource.type}::${resource.name}`));
+    for (const resource of data.resources)
+      if (resource.parent !== null) expect(keys).toContain(resource.parent);
+    expect(data.summary.total).toBe(data.resources.length);
+    expect(Object.values(data.summary.byType).reduce((a, b) => a + b, 0)).toBe(data.resources.length);
+  });
+
+  it("plans another stack from its own file", () => {
+    writeStack("plantest-other", {
+      ...alphaDocument(),
+      "spectral-infra:cloudflare.workerName": "spectral-other",
+    });
+    const { status, stdout } = plan("--stack", "plantest-other");
+    expect(status).toBe(0);
+    expect(stdout).toContain("Offline plan of spectral-infra/plantest-other");
+    expect(stdout).toContain("pulumi:pulumi:Stack  spectral-infra-plantest-other");
+    expect(stdout).toContain("  workerName: spectral-other");
+  });
+
+  it("exits non-zero with every config problem and no stack trace", () => {
+    writeStack("plantest-broken", {
+      ...alphaDocument(),
+      "spectral-infra:cloudflare.maxInstances": 0,
+      "spectral-infra:github.owner": undefined,
+      "spectral-infra:cloudflare.colour": "blue",
+    });
+    const { status, stdout, stderr } = plan("--stack", "plantest-broken");
+    expect(status).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr.trimEnd().split("\n")).toEqual([
+      "plan: invalid stack config (3 problems):",
+      "  spectral-infra:cloudflare.colour: is not a known setting; remove it or fix its spelling (the README lists every setting)",
+      "  spectral-infra:cloudflare.maxInstances: must be a whole number between 1 and 100",
+      "  spectral-infra:github.owner: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)",
+    ]);
+  });
+
+  it("names a missing stack file", () => {
+    const { status, stderr } = plan("--stack", "nosuchstack");
+    expect(status).toBe(1);
+    expect(stderr).toBe(
+      `plan: ${join(REPO_ROOT, "Pulumi.nosuchstack.yaml")}: no such stack file; create it or pass --stack with an existing stack\n`,
+    );
+  });
+});

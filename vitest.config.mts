@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // Pulumi's closure serialization of dynamic providers needs every Node built-in, which worker threads lack.
+    pool: "forks",
+    include: ["tests/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    reporters: ["default", "./tests/support/summary-reporter.ts"],
+  },
+});
