@@ -214,8 +214,11 @@ const stackConfigSchema = z.strictObject(
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
-/** Invalid stack config, already worded for an operator: one line per problem. */
-export class ConfigError extends Error {
+/**
+ * Invalid stack config, already worded for an operator: one line per problem. A RunError, so the
+ * Pulumi CLI prints the message alone, without a stack trace.
+ */
+export class ConfigError extends pulumi.RunError {
   constructor(readonly problems: string[]) {
     super(
       `invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${problems.map((p) => `  ${p}`).join("\n")}`,

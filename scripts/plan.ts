@@ -9,10 +9,13 @@ import { ConfigError, PROJECT } from "../lib/config";
 import { buildPlan, renderPlanText } from "../lib/plan/render";
 import { runProgram } from "../lib/plan/run-program";
 import { readStackFile, StackFileError } from "../lib/plan/stack-file";
+import { SOURCE_VARIABLE } from "../lib/secrets/resolve";
 
 const PROJECT_DIR = resolve(__dirname, "..");
 
 async function main(): Promise<void> {
+  // The plan never reads 1Password or a local file: every secret value is a placeholder.
+  process.env[SOURCE_VARIABLE] = "placeholder";
   const { values } = parseArgs({
     options: { stack: { type: "string", default: "alpha" }, json: { type: "boolean", default: false } },
   });

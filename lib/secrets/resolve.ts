@@ -1,0 +1,54 @@
+/**
+ * The program's single read of secret values: the manifest plus the deploy database URL, from the source
+ * the environment selects, checked for size, and wrapped as a Pulumi secret the moment it arrives.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import { secretSizeProblems } from "./bindings";
+import { OnePasswordSecretSource } from "./onepassword";
+import {
+  LocalFileSecretSource,
+  PlaceholderSecretSource,
+  type SecretRequest,
+  type SecretSource,
+  SecretSourceError,
+} from "./source";
+
+export const SOURCE_VARIABLE = "SPECTRAL_SECRET_SOURCE";
+/** The request key of the deploy URL; it has a dot, so no manifest secret can share it. */
+const DEPLOY_DATABASE_URL = "database.deployUrlReference";
+
+/** `SPECTRAL_SECRET_SOURCE`: `1password` (default), `local:<dotenv file>`, or `placeholder` (the offline plan). */
+export function secretSourceFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretSource {
+  const choice = env[SOURCE_VARIABLE] ?? "1password";
+  if (choice === "1password") return new OnePasswordSecretSource();
+  if (choice === "placeholder") return new PlaceholderSecretSource();
+  if (choice.startsWith("local:") && choice.length > "local:".length)
+    return new LocalFileSecretSource(choice.slice(6));
+  throw new SecretSourceError(`${SOURCE_VARIABLE}=${choice}: must be 1password, local:<file> or placeholder`);
+}
+
+export interface StackSecrets {
+  /** Every manifest secret's value by name: one Pulumi secret. */
+  values: pulumi.Output<Record<string, string>>;
+  deployDatabaseUrl: pulumi.Output<string>;
+}
+
+export function resolveStackSecrets(config: StackConfig, source: SecretSource): StackSecrets {
+  const requests: SecretRequest[] = [
+    ...config.secrets.map(({ name, reference }) => ({ key: name, reference })),
+    { key: DEPLOY_DATABASE_URL, reference: config["database.deployUrlReference"] },
+  ];
+  const checked = source.resolve(requests).then((resolved) => {
+    const { [DEPLOY_DATABASE_URL]: deployDatabaseUrl, ...values } = resolved;
+    const problems = secretSizeProblems(config.secrets, values);
+    if (problems.length > 0) {
+      throw new SecretSourceError(
+        `secrets from ${source.label} do not fit their targets:\n  ${problems.join("\n  ")}`,
+      );
+    }
+    return { values, deployDatabaseUrl };
+  });
+  const resolved = pulumi.secret(pulumi.output(checked));
+  return { values: resolved.values, deployDatabaseUrl: resolved.deployDatabaseUrl };
+}

@@ -1,0 +1,71 @@
+/**
+ * Where secret values come from. Every source resolves the whole request in one go, so one program run
+ * reads 1Password once, and no source ever logs or echoes a value.
+ */
+import { readFileSync } from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseDotenv } from "dotenv";
+
+/** One value to fetch: `key` names it in the result (a secret's name), `reference` says where it lives. */
+export interface SecretRequest {
+  key: string;
+  reference: string;
+}
+
+export interface SecretSource {
+  /** Short label for messages, e.g. "1Password". */
+  readonly label: string;
+  /** Resolves every request or throws one SecretSourceError naming every failure; values keyed by `key`. */
+  resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>>;
+}
+
+/**
+ * A secret could not be fetched or does not fit where it goes. A RunError, so Pulumi prints only the
+ * message (no stack trace), and the message names secrets and references, never values.
+ */
+export class SecretSourceError extends pulumi.RunError {
+  constructor(message: string) {
+    super(message);
+    this.name = "SecretSourceError";
+  }
+}
+
+/** The offline plan's source: no network, no files; every value is a recognizable placeholder. */
+export class PlaceholderSecretSource implements SecretSource {
+  readonly label = "placeholder";
+
+  async resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>> {
+    return Object.fromEntries(requests.map(({ key }) => [key, `placeholder-${key.toLowerCase()}`]));
+  }
+}
+
+/**
+ * A dotenv-style file keyed by secret name (`STRIPE_SECRET_KEY=...`), for the local compose flow and tests.
+ * Multi-line values (certificates) use dotenv's double-quoted form.
+ */
+export class LocalFileSecretSource implements SecretSource {
+  readonly label: string;
+
+  constructor(private readonly file: string) {
+    this.label = `local file ${file}`;
+  }
+
+  async resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (error) {
+      throw new SecretSourceError(
+        `${this.file}: cannot read the local secrets file (${(error as NodeJS.ErrnoException).code ?? "error"}); create it with one NAME=value line per secret`,
+      );
+    }
+    const values = parseDotenv(text);
+    const missing = requests.filter(({ key }) => values[key] === undefined).map(({ key }) => key);
+    if (missing.length > 0) {
+      throw new SecretSourceError(
+        `${this.file}: has no value for ${missing.join(", ")}; add a NAME=value line for each`,
+      );
+    }
+    return Object.fromEntries(requests.map(({ key }) => [key, values[key]]));
+  }
+}
