@@ -47,10 +47,23 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
       "Offline plan of spectral-infra/alpha: mock runtime in preview mode, no credentials, no network.",
     );
     expect(lines).toContain("pulumi:pulumi:Stack  spectral-infra-alpha");
+    expect(lines).toContain("└─ spectral:github:EnvironmentSecrets  deploy-secrets");
+    // Exactly the manifest's GitHub-targeted secrets, each value hidden.
+    const githubSecrets = lines.filter((line) => line.includes("ActionsEnvironmentSecret  "));
+    expect(githubSecrets.map((line) => line.split("  ").pop())).toEqual([
+      "SENTRY_DSN",
+      "CLOUDFLARE_API_TOKEN",
+      "PULUMI_ACCESS_TOKEN",
+    ]);
+    const values = lines.filter((line) => / value: /.test(line));
+    expect(values).toHaveLength(3);
+    for (const line of values) expect(line).toMatch(/ value: \[secret\]$/);
+    expect(stdout).not.toContain("placeholder-");
     expect(lines).toContain("Outputs:");
+    expect(lines).toContain('  githubEnvironmentSecretNames: ["SENTRY_DSN","CLOUDFLARE_API_TOKEN","PULUMI_ACCESS_TOKEN"]');
     expect(lines).toContain("  workerName: spectral-alpha");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
-      "Summary: 1 resources: 1 pulumi:pulumi:Stack",
+      "Summary: 8 resources: 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:github:EnvironmentSecrets",
     ]);
   });
 
