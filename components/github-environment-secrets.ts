@@ -30,28 +30,18 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: GithubEnvironmentSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spectral:github:EnvironmentSecrets", name, {}, opts);
     const provider = new github.Provider(`${name}-github`, { owner: args.owner }, { parent: this });
-    const environment = this.environmentAfterValuesCheckOut(name, args, provider);
-    this.allowOnlyTheDeployBranch(name, args, environment, provider);
-    this.secretNames = this.environmentSecrets(args, environment, provider);
-    this.registerOutputs({ secretNames: this.secretNames });
-  }
-
-  /** The Environment is created only once every value resolved and fits, so a bad secret writes nothing. */
-  private environmentAfterValuesCheckOut(
-    name: string,
-    args: GithubEnvironmentSecretsArgs,
-    provider: github.Provider,
-  ): github.RepositoryEnvironment {
-    const environmentName = pulumi.unsecret(args.values.apply(() => args.environment));
-    return new github.RepositoryEnvironment(
+    const environment = new github.RepositoryEnvironment(
       `${name}-environment`,
       {
         repository: args.repository,
-        environment: environmentName,
+        environment: args.environment,
         deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
       },
       { parent: this, provider },
     );
+    this.allowOnlyTheDeployBranch(name, args, environment, provider);
+    this.secretNames = this.environmentSecrets(args, environment, provider);
+    this.registerOutputs({ secretNames: this.secretNames });
   }
 
   private allowOnlyTheDeployBranch(

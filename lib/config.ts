@@ -66,16 +66,31 @@ const onePasswordReference = z
   });
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names the program itself uses in the container's environment or the secret request. */
+export const RESERVED_SECRET_NAMES = [
+  "DEPLOY_DATABASE_URL",
+  "SPECTRAL_GENERATION",
+  "SPECTRAL_SECRET_MANIFEST",
+];
 export const GITHUB_ENVIRONMENT_SECRET_LIMIT = 100;
 export const SERVICE_SCOPES = ["app", "api", "workers"] as const;
 export const SECRET_TARGETS = ["github", "container"] as const;
 
 const secretEntry = z
   .strictObject({
-    name: matching(SECRET_NAME, "letters, digits and underscores, not starting with a digit").refine(
-      (name) => !name.toUpperCase().startsWith("GITHUB_"),
-      "must not start with GITHUB_ (GitHub reserves that prefix)",
-    ),
+    name: matching(SECRET_NAME, "letters, digits and underscores, not starting with a digit")
+      .refine(
+        (name) => !name.toUpperCase().startsWith("GITHUB_"),
+        "must not start with GITHUB_ (GitHub reserves that prefix)",
+      )
+      .refine(
+        (name) => !name.toUpperCase().startsWith("SPECTRAL_FILE_"),
+        "must not start with SPECTRAL_FILE_ (file secrets travel under that prefix)",
+      )
+      .refine(
+        (name) => !RESERVED_SECRET_NAMES.includes(name.toUpperCase()),
+        `must not be one of ${RESERVED_SECRET_NAMES.join(", ")}, which the program sets itself`,
+      ),
     reference: onePasswordReference,
     targets: z
       .array(z.enum(SECRET_TARGETS, { error: `must be one of: ${SECRET_TARGETS.join(", ")}` }), {

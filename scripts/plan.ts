@@ -10,6 +10,7 @@ import { buildPlan, renderPlanText } from "../lib/plan/render";
 import { runProgram } from "../lib/plan/run-program";
 import { readStackFile, StackFileError } from "../lib/plan/stack-file";
 import { SOURCE_VARIABLE } from "../lib/secrets/resolve";
+import { SecretSourceError } from "../lib/secrets/source";
 
 const PROJECT_DIR = resolve(__dirname, "..");
 
@@ -30,6 +31,7 @@ function isOperatorError(error: unknown): error is Error {
   return (
     error instanceof ConfigError ||
     error instanceof StackFileError ||
+    error instanceof SecretSourceError ||
     (error as { code?: string } | null)?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
   );
 }

@@ -60,7 +60,9 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     for (const line of values) expect(line).toMatch(/ value: \[secret\]$/);
     expect(stdout).not.toContain("placeholder-");
     expect(lines).toContain("Outputs:");
-    expect(lines).toContain('  githubEnvironmentSecretNames: ["SENTRY_DSN","CLOUDFLARE_API_TOKEN","PULUMI_ACCESS_TOKEN"]');
+    expect(lines).toContain(
+      '  githubEnvironmentSecretNames: ["SENTRY_DSN","CLOUDFLARE_API_TOKEN","PULUMI_ACCESS_TOKEN"]',
+    );
     expect(lines).toContain("  workerName: spectral-alpha");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
       "Summary: 8 resources: 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:github:EnvironmentSecrets",

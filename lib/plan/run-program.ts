@@ -17,7 +17,7 @@ export interface ProgramRun {
  */
 export async function runProgram(
   options: MockRunOptions,
-  loadProgram: () => Promise<Record<string, unknown>>,
+  loadProgram: () => Promise<unknown>,
 ): Promise<ProgramRun> {
   const recorded = await installMockRuntime(options);
   const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
@@ -25,7 +25,11 @@ export async function runProgram(
   // It hands back resolved values, secrets unwrapped, so keep the program's own exports.
   let exported: Record<string, unknown> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
-    exported = { ...(await loadProgram()) };
+    // As the language host does: a module that exports a function is an async program; call and await it.
+    const program: unknown = await loadProgram();
+    exported = {
+      ...((typeof program === "function" ? await program() : program) as Record<string, unknown>),
+    };
     return exported;
   });
   const outputs: Record<string, unknown> = {};

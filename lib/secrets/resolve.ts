@@ -15,8 +15,8 @@ import {
 } from "./source";
 
 export const SOURCE_VARIABLE = "SPECTRAL_SECRET_SOURCE";
-/** The request key of the deploy URL; it has a dot, so no manifest secret can share it. */
-const DEPLOY_DATABASE_URL = "database.deployUrlReference";
+/** The deploy URL's name among the requests (and in a local secrets file); the manifest may not use it. */
+export const DEPLOY_DATABASE_URL = "DEPLOY_DATABASE_URL";
 
 /** `SPECTRAL_SECRET_SOURCE`: `1password` (default), `local:<dotenv file>`, or `placeholder` (the offline plan). */
 export function secretSourceFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretSource {
@@ -34,21 +34,18 @@ export interface StackSecrets {
   deployDatabaseUrl: pulumi.Output<string>;
 }
 
-export function resolveStackSecrets(config: StackConfig, source: SecretSource): StackSecrets {
+/** Reads every value in one request, checks sizes, and wraps the result as a Pulumi secret at once. */
+export async function resolveStackSecrets(config: StackConfig, source: SecretSource): Promise<StackSecrets> {
   const requests: SecretRequest[] = [
     ...config.secrets.map(({ name, reference }) => ({ key: name, reference })),
     { key: DEPLOY_DATABASE_URL, reference: config["database.deployUrlReference"] },
   ];
-  const checked = source.resolve(requests).then((resolved) => {
-    const { [DEPLOY_DATABASE_URL]: deployDatabaseUrl, ...values } = resolved;
-    const problems = secretSizeProblems(config.secrets, values);
-    if (problems.length > 0) {
-      throw new SecretSourceError(
-        `secrets from ${source.label} do not fit their targets:\n  ${problems.join("\n  ")}`,
-      );
-    }
-    return { values, deployDatabaseUrl };
-  });
-  const resolved = pulumi.secret(pulumi.output(checked));
-  return { values: resolved.values, deployDatabaseUrl: resolved.deployDatabaseUrl };
+  const { [DEPLOY_DATABASE_URL]: deployDatabaseUrl, ...values } = await source.resolve(requests);
+  const problems = secretSizeProblems(config.secrets, values);
+  if (problems.length > 0) {
+    throw new SecretSourceError(
+      `secrets from ${source.label} do not fit their targets:\n  ${problems.join("\n  ")}`,
+    );
+  }
+  return { values: pulumi.secret(values), deployDatabaseUrl: pulumi.secret(deployDatabaseUrl) };
 }
