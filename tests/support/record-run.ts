@@ -6,8 +6,8 @@
  * Environment:
  *   RECORD_STACK_FILE    YAML stack file to read config from (default: Pulumi.alpha.yaml)
  *   RECORD_PREVIEW       "true" for a preview run, otherwise an update run
- *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a counting double that answers every
- *                        reference with `value-of:<reference>`; SPECTRAL_SECRET_SOURCE then defaults to 1password
+ *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a double that counts secret reads and
+ *                        answers every reference with `value-of:<reference>`
  */
 import { dirname, resolve } from "node:path";
 import { isSecretValue } from "../../lib/plan/mock-runtime";
@@ -19,7 +19,6 @@ let onePasswordCalls = 0;
 function installCountingOnePassword(): void {
   const sdk = require("@1password/sdk") as Record<string, unknown>;
   const fake = async () => {
-    onePasswordCalls++; // authenticating is a call too
     return {
       secrets: {
         resolveAll: async (references: string[]) => {

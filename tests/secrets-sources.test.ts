@@ -1,0 +1,177 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuthExpiredError, RateLimitExceededError, type ResolveAllResponse } from "@1password/sdk";
+import { describe, expect, it } from "vitest";
+import { type OnePasswordApi, OnePasswordSecretSource } from "../lib/secrets/onepassword";
+import { secretSourceFromEnvironment } from "../lib/secrets/resolve";
+import { LocalFileSecretSource, PlaceholderSecretSource, SecretSourceError } from "../lib/secrets/source";
+
+/** Stands in for the SDK client behind our interface, answering with the SDK's own response types. */
+function sdkDouble(answer: (references: string[]) => ResolveAllResponse | Promise<ResolveAllResponse>) {
+  const calls: string[][] = [];
+  const api: OnePasswordApi = {
+    resolveAll: async (references) => {
+      calls.push(references);
+      return answer(references);
+    },
+  };
+  return { calls, source: new OnePasswordSecretSource(async () => api) };
+}
+
+const found = (secret: string) => ({ content: { secret, itemId: "item-id", vaultId: "vault-id" } });
+
+async function rejection(promise: Promise<unknown>): Promise<SecretSourceError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(SecretSourceError);
+  return error as SecretSourceError;
+}
+
+describe("1Password source (SDK stand-in behind OnePasswordApi)", () => {
+  it("resolves every reference in one resolveAll call, keyed by secret name, duplicates read once", async () => {
+    const { calls, source } = sdkDouble((references) => ({
+      individualResponses: Object.fromEntries(
+        references.map((reference) => [reference, found(`v:${reference}`)]),
+      ),
+    }));
+    const values = await source.resolve([
+      { key: "A", reference: "op://v/a/f" },
+      { key: "B", reference: "op://v/b/f" },
+      { key: "CA_CERT", reference: "op://v/b/ca.crt" },
+      { key: "ALSO_A", reference: "op://v/a/f" },
+    ]);
+    expect(calls).toEqual([["op://v/a/f", "op://v/b/f", "op://v/b/ca.crt"]]);
+    expect(values).toEqual({
+      A: "v:op://v/a/f",
+      B: "v:op://v/b/f",
+      CA_CERT: "v:op://v/b/ca.crt",
+      ALSO_A: "v:op://v/a/f",
+    });
+  });
+
+  it("lists every failing reference with the SDK's error type in one error", async () => {
+    const { source } = sdkDouble(() => ({
+      individualResponses: {
+        "op://v/ok/f": found("fine"),
+        "op://v/missing/f": { error: { type: "itemNotFound" } },
+        "op://v/item/nofield": { error: { type: "fieldNotFound" } },
+        "op://novault/i/f": { error: { type: "vaultNotFound" } },
+        "op://v/bin/blob.png": { error: { type: "unsupportedFileFormat" } },
+      },
+    }));
+    const error = await rejection(
+      source.resolve([
+        { key: "OK", reference: "op://v/ok/f" },
+        { key: "MISSING", reference: "op://v/missing/f" },
+        { key: "NOFIELD", reference: "op://v/item/nofield" },
+        { key: "NOVAULT", reference: "op://novault/i/f" },
+        { key: "BLOB", reference: "op://v/bin/blob.png" },
+      ]),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "1Password could not resolve 4 reference(s):",
+      "  MISSING (op://v/missing/f): itemNotFound: check the item name in the reference",
+      "  NOFIELD (op://v/item/nofield): fieldNotFound: check the field (or file) name in the reference",
+      "  NOVAULT (op://novault/i/f): vaultNotFound: check the vault name and that the service account can read it",
+      "  BLOB (op://v/bin/blob.png): unsupportedFileFormat: 1Password resolves only text attachments by reference; store the file as text (for example base64)",
+    ]);
+    expect(error.message).not.toContain("fine");
+  });
+
+  it("turns RateLimitExceededError and AuthExpiredError into clear messages", async () => {
+    const limited = sdkDouble(() => {
+      throw new RateLimitExceededError("rate limit exceeded");
+    });
+    expect((await rejection(limited.source.resolve([{ key: "A", reference: "op://v/a/f" }]))).message).toBe(
+      "1Password rate limit exceeded for this service account (a Business token allows 10,000 reads per hour); wait and re-run, or use a separate token for CI",
+    );
+    const expired = sdkDouble(() => {
+      throw new AuthExpiredError("auth expired");
+    });
+    expect((await rejection(expired.source.resolve([{ key: "A", reference: "op://v/a/f" }]))).message).toBe(
+      "1Password rejected the service-account token as expired or revoked; issue a new one and export it as OP_SERVICE_ACCOUNT_TOKEN",
+    );
+  });
+
+  it("never echoes the service-account token in an error", async () => {
+    const previous = process.env.OP_SERVICE_ACCOUNT_TOKEN;
+    process.env.OP_SERVICE_ACCOUNT_TOKEN = "ops_very-secret-token";
+    try {
+      const source = new OnePasswordSecretSource(async () => {
+        throw new Error("invalid token ops_very-secret-token for account");
+      });
+      const error = await rejection(source.resolve([{ key: "A", reference: "op://v/a/f" }]));
+      expect(error.message).toBe(
+        "1Password could not be reached or refused the request: invalid token [token] for account",
+      );
+    } finally {
+      if (previous === undefined) delete process.env.OP_SERVICE_ACCOUNT_TOKEN;
+      else process.env.OP_SERVICE_ACCOUNT_TOKEN = previous;
+    }
+  });
+
+  it("asks for OP_SERVICE_ACCOUNT_TOKEN before touching the network", async () => {
+    const previous = process.env.OP_SERVICE_ACCOUNT_TOKEN;
+    delete process.env.OP_SERVICE_ACCOUNT_TOKEN;
+    try {
+      const error = await rejection(
+        new OnePasswordSecretSource().resolve([{ key: "A", reference: "op://v/a/f" }]),
+      );
+      expect(error.message).toBe(
+        "OP_SERVICE_ACCOUNT_TOKEN is not set: export a 1Password service-account token with read access to the stack's vault",
+      );
+    } finally {
+      if (previous !== undefined) process.env.OP_SERVICE_ACCOUNT_TOKEN = previous;
+    }
+  });
+});
+
+describe("local file source", () => {
+  const dir = mkdtempSync(join(tmpdir(), "secrets-local-"));
+
+  it("reads NAME=value lines, multi-line values included", async () => {
+    const file = join(dir, "ok.env");
+    writeFileSync(file, 'A=alpha\nCERT="-----BEGIN-----\nabc\n-----END-----"\n');
+    const values = await new LocalFileSecretSource(file).resolve([
+      { key: "A", reference: "op://v/a/f" },
+      { key: "CERT", reference: "op://v/c/f" },
+    ]);
+    expect(values).toEqual({ A: "alpha", CERT: "-----BEGIN-----\nabc\n-----END-----" });
+  });
+
+  it("names every missing secret and the file, without values", async () => {
+    const file = join(dir, "partial.env");
+    writeFileSync(file, "A=alpha-value\n");
+    const error = await rejection(
+      new LocalFileSecretSource(file).resolve([
+        { key: "A", reference: "op://v/a/f" },
+        { key: "B", reference: "op://v/b/f" },
+        { key: "C", reference: "op://v/c/f" },
+      ]),
+    );
+    expect(error.message).toBe(`${file}: has no value for B, C; add a NAME=value line for each`);
+    expect((await rejection(new LocalFileSecretSource(join(dir, "absent.env")).resolve([]))).message).toBe(
+      `${join(dir, "absent.env")}: cannot read the local secrets file (ENOENT); create it with one NAME=value line per secret`,
+    );
+  });
+});
+
+describe("choosing the source", () => {
+  it("follows SPECTRAL_SECRET_SOURCE, defaulting to 1Password", async () => {
+    expect(secretSourceFromEnvironment({}).label).toBe("1Password");
+    expect(secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "local:/tmp/x.env" }).label).toBe(
+      "local file /tmp/x.env",
+    );
+    const placeholder = secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "placeholder" });
+    expect(placeholder).toBeInstanceOf(PlaceholderSecretSource);
+    expect(await placeholder.resolve([{ key: "API_KEY", reference: "op://v/i/f" }])).toEqual({
+      API_KEY: "placeholder-api_key",
+    });
+    expect(() => secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "vault" })).toThrow(
+      "SPECTRAL_SECRET_SOURCE=vault: must be 1password, local:<file> or placeholder",
+    );
+  });
+});
