@@ -7,6 +7,7 @@ export default defineConfig({
     include: ["tests/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    globalSetup: ["./tests/support/postgres-global-setup.ts"],
     reporters: ["default", "./tests/support/summary-reporter.ts"],
   },
 });

@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import { deploymentGenerationProvider } from "./deployment-generation-provider";
+
+export interface DeploymentGenerationArgs {
+  /** The Pulumi stack deploying, e.g. `alpha`. */
+  stack: pulumi.Input<string>;
+  /** The service the generation stamps; the collapsed app container is `app`. */
+  service: pulumi.Input<string>;
+  /** Digest reference of the image being deployed. */
+  imageDigest: pulumi.Input<string>;
+  /** Commit the image was built from. */
+  gitSha: pulumi.Input<string>;
+  /** sha256 over every deploy input whose change means a new deployment (image, secrets, container settings). */
+  fingerprint: pulumi.Input<string>;
+  /** The deploy role's PostgreSQL URL, from 1Password; must be a Pulumi secret. */
+  databaseUrl: pulumi.Input<string>;
+  /** Seconds to wait for a connection before reporting the database unreachable (default 10). */
+  connectTimeoutSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * One row of `core.deployments`, allocated with `INSERT ... RETURNING generation` during `pulumi up` and
+ * never in preview (the generation is unknown there). Identical inputs allocate nothing; any change
+ * replaces the resource and so allocates a new, larger generation. Deleting it keeps the row.
+ */
+export class DeploymentGeneration extends pulumi.dynamic.Resource {
+  /** The allocated generation: the container's SPECTRAL_GENERATION. */
+  declare readonly generation: pulumi.Output<number>;
+
+  constructor(name: string, args: DeploymentGenerationArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      deploymentGenerationProvider,
+      name,
+      {
+        ...args,
+        databaseUrl: pulumi.secret(args.databaseUrl),
+        generation: undefined,
+        deployedBy: undefined,
+        createdAt: undefined,
+      },
+      { ...opts, additionalSecretOutputs: ["databaseUrl"] },
+      "spectral",
+      "DeploymentGeneration",
+    );
+  }
+}
