@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages the test suites need beyond Node: the PostgreSQL server binaries (the suites start a
+# throwaway cluster). Installs only what is missing; needs root (or sudo) when something is.
+set -euo pipefail
+
+have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+
+if ! have_postgres; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+# As root, the suites run the cluster as the postgres user (initdb refuses root); the package creates it.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+fi
