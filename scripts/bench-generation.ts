@@ -29,8 +29,11 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 
 async function main(): Promise<void> {
   const started = process.env.DATABASE_URL ? undefined : await ThrowawayCluster.start();
-  if (started && "skipped" in started) throw new Error(`bench:generation needs PostgreSQL: ${started.skipped}`);
-  const database: TestDatabase = started ? started.database : await externalDatabase(process.env.DATABASE_URL ?? "");
+  if (started && "skipped" in started)
+    throw new Error(`bench:generation needs PostgreSQL: ${started.skipped}`);
+  const database: TestDatabase = started
+    ? started.database
+    : await externalDatabase(process.env.DATABASE_URL ?? "");
   try {
     const inputs: DeploymentGenerationInputs = {
       stack: "bench",
@@ -40,7 +43,9 @@ async function main(): Promise<void> {
       fingerprint: "f".repeat(64),
       databaseUrl: database.deployerUrl,
     };
-    const viaProvider = () => deploymentGenerationProvider.create?.(inputs) ?? Promise.resolve();
+    const { create } = deploymentGenerationProvider;
+    if (!create) throw new Error("the provider has no create");
+    const viaProvider = async () => (await create(inputs)).outs as DeploymentGenerationOutputs;
     const raw = async () => {
       const client = new Client({ connectionString: database.deployerUrl });
       await client.connect();
@@ -59,7 +64,7 @@ async function main(): Promise<void> {
       rawMs.push(await timed(raw));
     }
     const concurrent = await Promise.all(Array.from({ length: CONCURRENT }, viaProvider));
-    const distinct = new Set(concurrent.map((created) => (created?.outs as DeploymentGenerationOutputs).generation)).size;
+    const distinct = new Set(concurrent.map((created) => created.generation)).size;
     const p50 = percentile(providerMs, 50);
     const rawP50 = percentile(rawMs, 50);
     console.log(
