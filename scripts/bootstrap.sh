@@ -6,11 +6,17 @@ cd "$(dirname "$0")/.."
 
 pnpm_version=$(node -p 'require("./package.json").packageManager.split("@")[1]')
 
-if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$pnpm_version" ]; then
-  # corepack is the usual route; some registries serve no signatures, which corepack then rejects,
-  # so fall back to npm's global install of the same pinned version.
-  if ! { command -v corepack >/dev/null 2>&1 && corepack enable >/dev/null 2>&1 && pnpm --version >/dev/null 2>&1; }; then
+pnpm_ready() { [ "$(pnpm --version 2>/dev/null)" = "$pnpm_version" ]; }
+
+if ! pnpm_ready; then
+  # corepack is the usual route. Where the registry serves no signatures, corepack refuses the download:
+  # then take its shims away again and install the same pinned version with npm.
+  if command -v corepack >/dev/null 2>&1 && corepack enable >/dev/null 2>&1 && pnpm_ready; then
+    :
+  else
+    command -v corepack >/dev/null 2>&1 && corepack disable >/dev/null 2>&1 || true
     npm install --global --silent "pnpm@${pnpm_version}"
+    pnpm_ready || { echo "bootstrap: pnpm ${pnpm_version} could not be installed" >&2; exit 1; }
   fi
 fi
 
