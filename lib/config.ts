@@ -109,6 +109,14 @@ const secretEntry = z
     if (entry.kind === "file" && entry.fileName === undefined) {
       ctx.addIssue({ code: "custom", path: ["fileName"], message: "is required when kind is file" });
     }
+    if (entry.kind === "file" && entry.scope !== "app") {
+      // Both children run as the image's one user, so no file under /etc/spectral can be kept from either.
+      ctx.addIssue({
+        code: "custom",
+        path: ["scope"],
+        message: "must be app for a file secret (files reach every process)",
+      });
+    }
     if (entry.kind === "env" && entry.fileName !== undefined) {
       ctx.addIssue({ code: "custom", path: ["fileName"], message: "is only allowed when kind is file" });
     }

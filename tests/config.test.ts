@@ -100,6 +100,7 @@ describe("stack config", () => {
       entries[2].targets = [];
       entries[6].fileName = "../etc/passwd";
       entries[7].fileName = undefined;
+      entries[7].scope = "workers";
     });
     expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
       `${KEY}secrets[0].name: must not start with GITHUB_ (GitHub reserves that prefix)`,
@@ -107,6 +108,7 @@ describe("stack config", () => {
       `${KEY}secrets[2].targets: must name at least one target: github, container`,
       `${KEY}secrets[6].fileName: must be a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')`,
       `${KEY}secrets[7].fileName: is required when kind is file`,
+      `${KEY}secrets[7].scope: must be app for a file secret (files reach every process)`,
     ]);
   });
 

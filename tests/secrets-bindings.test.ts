@@ -60,7 +60,7 @@ describe("what each target receives", () => {
         SPECTRAL_FILE_DATABASE_CA_CERT: { path: "/etc/spectral/supabase-ca.crt", scope: "app" },
         SPECTRAL_FILE_GCS_SERVICE_ACCOUNT: {
           path: "/etc/spectral/gcs-service-account.json",
-          scope: "workers",
+          scope: "app",
         },
       },
     });
