@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# System packages the test suites need beyond Node: the PostgreSQL server binaries (the suites start a
-# throwaway cluster). Installs only what is missing; needs root (or sudo) when something is.
+# What the test suites need beyond Node: the PostgreSQL server binaries (the suites start a throwaway
+# cluster) and the Python test tools. Installs only what is missing; apt needs root (or sudo).
 set -euo pipefail
 
 have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
@@ -14,3 +14,6 @@ fi
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
 fi
+
+# Python tools (pytest, mypy, ...) at the versions tests/requirements.txt pins.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$(dirname "$0")/../tests/requirements.txt"

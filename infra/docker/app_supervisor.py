@@ -238,8 +238,20 @@ class Supervisor:
         return 0
 
 
+def become_subreaper() -> None:
+    """Orphans re-parent to us even when we are not PID 1 (under `docker run --init`, or in tests)."""
+    try:
+        import ctypes
+
+        pr_set_child_subreaper = 36
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> int:
     environ = dict(os.environ)
+    become_subreaper()
     secrets_dir = Path(environ.get("SPECTRAL_SECRETS_DIR", "/etc/spectral"))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *FORWARDED})
     try:

@@ -1,0 +1,225 @@
+"""app_supervisor.py with stub children (tests/supervisor/stub_child.py), as real processes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+SUPERVISOR = HERE.parent.parent / "infra" / "docker" / "app_supervisor.py"
+STUB = HERE / "stub_child.py"
+
+
+class Run:
+    def __init__(self, tmp_path: Path, api: str = "wait", workers: str = "wait", **env: str) -> None:
+        self.out = tmp_path / "out"
+        self.secrets = tmp_path / "secrets"
+        self.out.mkdir()
+        self.secrets.mkdir()
+        base = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRAL_")}
+        self.process = subprocess.Popen(
+            [sys.executable, str(SUPERVISOR)],
+            env={
+                **base,
+                "SPECTRAL_SECRETS_DIR": str(self.secrets),
+                "SPECTRAL_API_COMMAND": f"{sys.executable} {STUB} api {self.out} {api}",
+                "SPECTRAL_WORKERS_COMMAND": f"{sys.executable} {STUB} workers {self.out} {workers}",
+                "SPECTRAL_STOP_GRACE_SECONDS": "1",
+                **env,
+            },
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def wait_ready(self, *names: str) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if all("ready" in self.events(name) for name in names):
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"children not ready: {self.stop_and_log()}")
+
+    def events(self, name: str) -> list[str]:
+        path = self.out / f"{name}.events"
+        return path.read_text().split() if path.exists() else []
+
+    def seen(self, name: str) -> dict[str, Any]:
+        seen: dict[str, Any] = json.loads((self.out / f"{name}.json").read_text())
+        return seen
+
+    def finish(self, timeout: float = 10) -> tuple[int, str]:
+        _, log = self.process.communicate(timeout=timeout)
+        return self.process.returncode, log
+
+    def stop_and_log(self) -> str:
+        self.process.kill()
+        return self.process.communicate()[1]
+
+
+def manifest(env: dict[str, str] | None = None, files: dict[str, dict[str, str]] | None = None) -> str:
+    return json.dumps({"env": env or {}, "files": files or {}})
+
+
+def test_forwards_sigterm_to_both_children_and_exits_0(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.wait_ready("api", "workers")
+    run.process.send_signal(signal.SIGTERM)
+    status, log = run.finish()
+    assert status == 0, log
+    assert run.events("api")[-1] == "SIGTERM"
+    assert run.events("workers")[-1] == "SIGTERM"
+    assert "received SIGTERM" in log and "shutdown complete" in log
+
+
+def test_forwards_sigint(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.wait_ready("api", "workers")
+    run.process.send_signal(signal.SIGINT)
+    status, _ = run.finish()
+    assert status == 0
+    assert run.events("api")[-1] == "SIGINT" and run.events("workers")[-1] == "SIGINT"
+
+
+def test_uvicorn_style_reraise_of_sigterm_is_a_clean_stop(tmp_path: Path) -> None:
+    run = Run(tmp_path, api="reraise")
+    run.wait_ready("api", "workers")
+    run.process.send_signal(signal.SIGTERM)
+    status, log = run.finish()
+    assert status == 0, log
+    assert "api pid=" in log and "exited with status 143" in log
+
+
+def test_a_child_crash_stops_the_other_and_exits_with_its_status(tmp_path: Path) -> None:
+    run = Run(tmp_path, workers="exit:3")
+    status, log = run.finish()
+    assert status == 3, log
+    assert run.events("api")[-1] == "SIGTERM"
+    assert "stopping the others because workers exited" in log
+
+
+def test_a_child_killed_by_a_signal_maps_to_128_plus_n(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.wait_ready("api", "workers")
+    os.kill(run.seen("workers")["pid"], signal.SIGKILL)
+    status, log = run.finish()
+    assert status == 128 + signal.SIGKILL, log
+    assert run.events("api")[-1] == "SIGTERM"
+
+
+def test_a_child_that_ignores_sigterm_gets_sigkill_after_the_grace_period(tmp_path: Path) -> None:
+    run = Run(tmp_path, workers="ignore-term")
+    run.wait_ready("api", "workers")
+    started = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    status, log = run.finish()
+    elapsed = time.monotonic() - started
+    assert status == 137, log
+    assert "SIGTERM-ignored" in run.events("workers")
+    assert "grace period of 1s over" in log and "sent SIGKILL to workers" in log
+    assert 0.9 <= elapsed < 5
+
+
+def test_reaps_orphans_without_stealing_its_childrens_status(tmp_path: Path) -> None:
+    run = Run(tmp_path, workers="orphan")
+    run.wait_ready("api", "workers")
+    orphan = Path(f"/proc/{(run.out / 'workers.orphan').read_text()}")
+    # A zombie keeps its /proc entry until someone reaps it; the supervisor is that someone.
+    deadline = time.monotonic() + 5
+    while orphan.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not orphan.exists(), "the orphan was not reaped"
+    run.process.send_signal(signal.SIGTERM)
+    status, log = run.finish()
+    assert f"reaped orphan pid={orphan.name}" in log
+    assert status == 0, log
+    assert log.count("exited with status 0") == 2
+
+
+def test_writes_file_secrets_0400_and_hides_their_variables(tmp_path: Path) -> None:
+    certificate = b"-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"
+    secrets = tmp_path / "secrets"
+    run = Run(
+        tmp_path,
+        SPECTRAL_SECRET_MANIFEST=manifest(
+            files={"SPECTRAL_FILE_CA": {"path": str(secrets / "ca.crt"), "scope": "app"}}
+        ),
+        SPECTRAL_FILE_CA=base64.b64encode(certificate).decode(),
+    )
+    run.wait_ready("api", "workers")
+    written = secrets / "ca.crt"
+    assert written.read_bytes() == certificate
+    info = written.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o400
+    assert info.st_uid == os.getuid()
+    for child in ("api", "workers"):
+        env = run.seen(child)["env"]
+        assert "SPECTRAL_FILE_CA" not in env and "SPECTRAL_SECRET_MANIFEST" not in env
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish()[0] == 0
+
+
+def test_each_child_sees_only_the_secrets_of_its_scope(tmp_path: Path) -> None:
+    run = Run(
+        tmp_path,
+        SPECTRAL_SECRET_MANIFEST=manifest(env={"API_KEY": "api", "WORKER_KEY": "workers", "SHARED": "app"}),
+        API_KEY="api-secret",
+        WORKER_KEY="worker-secret",
+        SHARED="shared-secret",
+        SPECTRAL_GENERATION="42",
+    )
+    run.wait_ready("api", "workers")
+    api, workers = run.seen("api")["env"], run.seen("workers")["env"]
+    assert (api.get("API_KEY"), api.get("WORKER_KEY"), api.get("SHARED")) == ("api-secret", None, "shared-secret")
+    assert (workers.get("API_KEY"), workers.get("WORKER_KEY"), workers.get("SHARED")) == (None, "worker-secret", "shared-secret")
+    assert api["SPECTRAL_GENERATION"] == workers["SPECTRAL_GENERATION"] == "42"
+    run.process.send_signal(signal.SIGTERM)
+    _, log = run.finish()
+    assert "secret" not in log.replace("file secret", "").replace("secrets", "")
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        (
+            {
+                "SPECTRAL_SECRET_MANIFEST": "FILES",
+                "SPECTRAL_FILE_CA": "%%%",
+            },
+            "refusing to start: SPECTRAL_FILE_CA: not valid base64",
+        ),
+        ({"SPECTRAL_SECRET_MANIFEST": "{not json"}, "refusing to start: SPECTRAL_SECRET_MANIFEST is not valid"),
+        ({"SPECTRAL_FILE_CA": "YWJj"}, "refusing to start: SPECTRAL_FILE_CA set but SPECTRAL_SECRET_MANIFEST is missing"),
+    ],
+)
+def test_a_malformed_file_secret_stops_everything_with_a_clear_error(
+    tmp_path: Path, env: dict[str, str], error: str
+) -> None:
+    secrets = tmp_path / "secrets"
+    if env.get("SPECTRAL_SECRET_MANIFEST") == "FILES":
+        env = {
+            **env,
+            "SPECTRAL_SECRET_MANIFEST": manifest(
+                files={
+                    "SPECTRAL_FILE_GOOD": {"path": str(secrets / "good.pem"), "scope": "app"},
+                    "SPECTRAL_FILE_CA": {"path": str(secrets / "ca.crt"), "scope": "app"},
+                }
+            ),
+            "SPECTRAL_FILE_GOOD": base64.b64encode(b"fine").decode(),
+        }
+    run = Run(tmp_path, **env)
+    status, log = run.finish()
+    assert status == 2
+    assert error in log
+    assert "Traceback" not in log
+    assert not list(run.out.iterdir()), "no child may have started"
+    assert not list(secrets.iterdir()), "no file secret may be left behind"
