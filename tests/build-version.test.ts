@@ -19,7 +19,11 @@ function buildVersion(env: Record<string, string> = {}, cwd = repo) {
     env: { ...process.env, ...env },
   });
   const file = join(cwd, "out/version.json");
-  return { status: result.status, stderr: result.stderr, text: result.status === 0 ? readFileSync(file, "utf8") : "" };
+  return {
+    status: result.status,
+    stderr: result.stderr,
+    text: result.status === 0 ? readFileSync(file, "utf8") : "",
+  };
 }
 
 beforeEach(() => {
@@ -34,7 +38,11 @@ beforeEach(() => {
   git("add", "-A");
   execFileSync("git", ["commit", "-q", "-m", "first"], {
     cwd: repo,
-    env: { ...process.env, GIT_COMMITTER_DATE: "2026-11-01T10:00:00Z", GIT_AUTHOR_DATE: "2026-11-01T10:00:00Z" },
+    env: {
+      ...process.env,
+      GIT_COMMITTER_DATE: "2026-11-01T10:00:00Z",
+      GIT_AUTHOR_DATE: "2026-11-01T10:00:00Z",
+    },
   });
 });
 
