@@ -21,7 +21,7 @@ function manifest(): Record<string, unknown>[] {
       targets: i % 2 === 0 ? ["github", "container"] : ["container"],
       kind: file ? "file" : "env",
       ...(file ? { fileName: `blob-${i}.pem` } : {}),
-      scope: ["app", "api", "workers"][i % 3],
+      scope: file ? "app" : ["app", "api", "workers"][i % 3],
     };
   });
 }
