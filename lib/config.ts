@@ -8,6 +8,8 @@
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { FILE_BINDING_PREFIX, SECRET_MANIFEST_BINDING } from "./secrets/bindings";
+import { DEPLOY_DATABASE_URL } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
 
@@ -67,11 +69,7 @@ const onePasswordReference = z
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Names the program itself uses in the container's environment or the secret request. */
-export const RESERVED_SECRET_NAMES = [
-  "DEPLOY_DATABASE_URL",
-  "SPECTRAL_GENERATION",
-  "SPECTRAL_SECRET_MANIFEST",
-];
+export const RESERVED_SECRET_NAMES = [DEPLOY_DATABASE_URL, "SPECTRAL_GENERATION", SECRET_MANIFEST_BINDING];
 export const GITHUB_ENVIRONMENT_SECRET_LIMIT = 100;
 export const SERVICE_SCOPES = ["app", "api", "workers"] as const;
 export const SECRET_TARGETS = ["github", "container"] as const;
@@ -84,8 +82,8 @@ const secretEntry = z
         "must not start with GITHUB_ (GitHub reserves that prefix)",
       )
       .refine(
-        (name) => !name.toUpperCase().startsWith("SPECTRAL_FILE_"),
-        "must not start with SPECTRAL_FILE_ (file secrets travel under that prefix)",
+        (name) => !name.toUpperCase().startsWith(FILE_BINDING_PREFIX),
+        `must not start with ${FILE_BINDING_PREFIX} (file secrets travel under that prefix)`,
       )
       .refine(
         (name) => !RESERVED_SECRET_NAMES.includes(name.toUpperCase()),

@@ -19,9 +19,6 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
 }
 
-/** What a mocked resource returns as its state, beyond echoing its inputs. */
-export type StateMock = (resource: pulumi.runtime.MockResourceArgs) => Record<string, unknown> | undefined;
-
 export interface MockRunOptions {
   stack: string;
   /** The full config map, keys namespaced, values as strings: what `pulumi.runtime.allConfig()` returns. */
@@ -29,8 +26,6 @@ export interface MockRunOptions {
   secretKeys?: string[];
   /** Preview mode: unknown outputs stay unknown and dynamic providers' `create` never runs. */
   preview: boolean;
-  /** Extra state for mocked resources (for example a fake image digest during an update run). */
-  stateMock?: StateMock;
 }
 
 export interface MockRun {
@@ -60,10 +55,9 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       pendingInputs.set(`${args.type}::${args.name}`, args.inputs);
-      const extra = options.stateMock?.(args) ?? {};
       // As in a real preview, a resource about to be created has no id yet: the SDK makes it unknown.
       const id = options.preview || args.custom === false ? undefined : `${args.name}-id`;
-      return { id, state: { ...args.inputs, ...extra } };
+      return { id, state: args.inputs };
     },
     call: (args) => args.inputs,
   };
@@ -104,9 +98,4 @@ export function isSecretValue(value: unknown): value is { value: unknown } {
 /** Unknowns reach `newResource` deserialized (the SDK's `unknown` sentinel) and stack outputs serialized. */
 export function isUnknownValue(value: unknown): boolean {
   return value === unknownValue || isUnknown(value);
-}
-
-/** Resolves an Output the way a test needs it; in preview an unknown output never resolves. */
-export function resolvedValue<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply(resolve));
 }
