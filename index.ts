@@ -3,8 +3,13 @@
  * An async program (the language host awaits it): secrets are read once, up front, so a secret that
  * fails to resolve or fit stops the run before any resource is registered.
  */
+import * as pulumi from "@pulumi/pulumi";
+import { AppImage } from "./components/app-image";
+import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
 import { readStackConfig } from "./lib/config";
+import { deploymentFingerprint } from "./lib/deploy/fingerprint";
+import { workerSecretBindings } from "./lib/secrets/bindings";
 import { resolveStackSecrets, secretSourceFromEnvironment } from "./lib/secrets/resolve";
 
 export = async () => {
@@ -20,8 +25,33 @@ export = async () => {
     values: secrets.values,
   });
 
+  const image = new AppImage("app", {
+    repoRoot: ".",
+    dockerfile: "infra/docker/app.Dockerfile",
+    accountId: config["cloudflare.accountId"],
+    name: config["cloudflare.containerName"],
+  });
+
+  const generation = new DeploymentGeneration("app-generation", {
+    stack: pulumi.getStack(),
+    service: "app",
+    imageDigest: image.digestReference,
+    gitSha: image.version.sha,
+    fingerprint: secrets.values.apply((values) =>
+      deploymentFingerprint(workerSecretBindings(config.secrets, values), {
+        instanceType: config["cloudflare.instanceType"],
+        maxInstances: config["cloudflare.maxInstances"],
+        sleepAfter: config["cloudflare.sleepAfter"],
+      }),
+    ),
+    databaseUrl: secrets.deployDatabaseUrl,
+  });
+
   return {
     workerName: config["cloudflare.workerName"],
     githubEnvironmentSecretNames: githubEnvironment.secretNames,
+    imageName: image.imageName,
+    imageDigest: image.digestReference,
+    generation: generation.generation,
   };
 };

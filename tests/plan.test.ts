@@ -38,7 +38,9 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
       "Offline plan of spectral-infra/alpha: mock runtime in preview mode, no credentials, no network.",
     );
     expect(lines).toContain("pulumi:pulumi:Stack  spectral-infra-alpha");
-    expect(lines).toContain("└─ spectral:github:EnvironmentSecrets  deploy-secrets");
+    expect(lines).toContain("├─ spectral:github:EnvironmentSecrets  deploy-secrets");
+    expect(lines).toContain("├─ spectral:image:AppImage  app");
+    expect(lines).toContain("└─ pulumi-nodejs:dynamic/spectral:DeploymentGeneration  app-generation");
     // Exactly the manifest's GitHub-targeted secrets, each value hidden.
     const githubSecrets = lines.filter((line) => line.includes("ActionsEnvironmentSecret  "));
     expect(githubSecrets.map((line) => line.split("  ").pop())).toEqual([
@@ -55,8 +57,11 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
       '  githubEnvironmentSecretNames: ["SENTRY_DSN","CLOUDFLARE_API_TOKEN","PULUMI_ACCESS_TOKEN"]',
     );
     expect(lines).toContain("  workerName: spectral-alpha");
+    // Nothing is built, pushed or allocated: the digest and the generation are unknown until an update.
+    expect(lines).toContain("  imageDigest: [unknown]");
+    expect(lines).toContain("  generation: [unknown]");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
-      "Summary: 8 resources: 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:github:EnvironmentSecrets",
+      "Summary: 11 resources: 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
     ]);
   });
 

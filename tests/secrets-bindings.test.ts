@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, type SecretEntry } from "../lib/config";
+import { deploymentFingerprint } from "../lib/deploy/fingerprint";
 import {
   containerSecretLayout,
   githubSecretTargets,
   secretSizeProblems,
-  secretsDigest,
   workerSecretBindings,
 } from "../lib/secrets/bindings";
 import { alphaConfig } from "./support/alpha";
@@ -95,12 +95,29 @@ describe("size checks once values are known (we fail with the secret's name; not
   });
 });
 
-describe("secrets digest (feeds the deploy fingerprint)", () => {
-  it("changes when any one value rotates, and only then", () => {
-    const rotated = { ...values, RESEND_API_KEY: "rotated" };
-    expect(secretsDigest(values)).toBe(secretsDigest({ ...values }));
-    expect(secretsDigest(rotated)).not.toBe(secretsDigest(values));
-    expect(secretsDigest({ A: "bc" })).not.toBe(secretsDigest({ AB: "c" }));
-    expect(secretsDigest(values)).toMatch(/^[0-9a-f]{64}$/);
+describe("deployment fingerprint (what the container starts with, besides its image)", () => {
+  const settings = { instanceType: "standard-1", maxInstances: 3, sleepAfter: "10m" };
+  const fingerprintOf = (secretValues: Record<string, string>, overrides = {}) =>
+    deploymentFingerprint(workerSecretBindings(manifest, secretValues), { ...settings, ...overrides });
+
+  it("changes when a container secret rotates, and only then", () => {
+    expect(fingerprintOf({ ...values })).toBe(fingerprintOf(values));
+    expect(fingerprintOf({ ...values, RESEND_API_KEY: "rotated" })).not.toBe(fingerprintOf(values));
+    expect(fingerprintOf(values)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("ignores a GitHub-only secret, which no container sees", () => {
+    expect(fingerprintOf({ ...values, PULUMI_ACCESS_TOKEN: "rotated" })).toBe(fingerprintOf(values));
+  });
+
+  it("changes with each container setting", () => {
+    for (const override of [{ instanceType: "basic" }, { maxInstances: 4 }, { sleepAfter: "5m" }])
+      expect(fingerprintOf(values, override)).not.toBe(fingerprintOf(values));
+  });
+
+  it("keeps binding boundaries: moving bytes between two values changes it", () => {
+    const a = deploymentFingerprint([{ type: "secret_text", name: "A", text: "bc" }], settings);
+    const b = deploymentFingerprint([{ type: "secret_text", name: "AB", text: "c" }], settings);
+    expect(a).not.toBe(b);
   });
 });

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { parseStackConfig } from "../lib/config";
-import { secretsDigest, workerSecretBindings } from "../lib/secrets/bindings";
+import { deploymentFingerprint } from "../lib/deploy/fingerprint";
+import { workerSecretBindings } from "../lib/secrets/bindings";
 import { alphaConfig, REPO_ROOT } from "./support/alpha";
 import { recordRun } from "./support/record";
 
@@ -46,24 +47,37 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
   const first = run(before.file);
   const second = run(after.file);
 
-  it("changes only that secret's GitHub Environment secret", () => {
+  it("changes only that secret's GitHub Environment secret and the generation's fingerprint", () => {
     expect(second.resources.map((r) => r.urn)).toEqual(first.resources.map((r) => r.urn));
+    // Push credentials are fresh on every update; the docker provider does not diff them.
+    const compared = ({ registry: _credentials, ...inputs }: Record<string, unknown>) =>
+      JSON.stringify(inputs);
     const changed = first.resources
-      .filter((resource, i) => JSON.stringify(resource.inputs) !== JSON.stringify(second.resources[i].inputs))
+      .filter((resource, i) => compared(resource.inputs) !== compared(second.resources[i].inputs))
       .map((resource) => resource.name);
-    expect(changed).toEqual(["SENTRY_DSN"]);
+    expect(changed).toEqual(["SENTRY_DSN", "app-generation"]);
+    const generations = [first, second].map(
+      (recorded) => recorded.resources.find((resource) => resource.name === "app-generation")?.inputs,
+    );
+    expect({ ...generations[1], fingerprint: undefined }).toEqual({
+      ...generations[0],
+      fingerprint: undefined,
+    });
     const sentry = second.resources.find((resource) => resource.name === "SENTRY_DSN");
     expect(sentry?.inputs.value).toEqual({ secret: "leak-canary-sentry_dsn-v2" });
   });
 
-  it("changes only that secret's Worker binding, and the secrets digest behind the deploy fingerprint", () => {
+  it("changes only that secret's Worker binding, and the deployment fingerprint", () => {
     const bindingsBefore = workerSecretBindings(manifest, before.values);
     const bindingsAfter = workerSecretBindings(manifest, after.values);
     const changed = bindingsBefore
       .filter((binding, i) => JSON.stringify(binding) !== JSON.stringify(bindingsAfter[i]))
       .map((binding) => binding.name);
     expect(changed).toEqual(["SENTRY_DSN"]);
-    expect(secretsDigest(after.values)).not.toBe(secretsDigest(before.values));
+    const settings = { instanceType: "standard-1", maxInstances: 3, sleepAfter: "10m" };
+    expect(deploymentFingerprint(bindingsAfter, settings)).not.toBe(
+      deploymentFingerprint(bindingsBefore, settings),
+    );
   });
 
   it("keeps every secret value out of the plan's output and the program's logs", () => {

@@ -26,6 +26,8 @@ export interface MockRunOptions {
   secretKeys?: string[];
   /** Preview mode: unknown outputs stay unknown and dynamic providers' `create` never runs. */
   preview: boolean;
+  /** Outputs a provider would add to a created resource's inputs; update runs only, as in a real preview. */
+  providerOutputs?: (type: string, inputs: Record<string, unknown>) => Record<string, unknown>;
 }
 
 export interface MockRun {
@@ -57,7 +59,8 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
       pendingInputs.set(`${args.type}::${args.name}`, args.inputs);
       // As in a real preview, a resource about to be created has no id yet: the SDK makes it unknown.
       const id = options.preview || args.custom === false ? undefined : `${args.name}-id`;
-      return { id, state: args.inputs };
+      const created = options.preview ? {} : options.providerOutputs?.(args.type, args.inputs);
+      return { id, state: { ...args.inputs, ...created } };
     },
     call: (args) => args.inputs,
   };

@@ -9,7 +9,6 @@
  *   - SPECTRAL_SECRET_MANIFEST (plain JSON, no values) says which child may see what:
  *     { "env": { NAME: scope }, "files": { "SPECTRAL_FILE_<NAME>": { "path": ..., "scope": ... } } }.
  */
-import { createHash } from "node:crypto";
 import type { SecretEntry } from "../config";
 
 export const GITHUB_SECRET_LIMIT_BYTES = 48 * 1024;
@@ -111,16 +110,4 @@ export function secretSizeProblems(manifest: readonly SecretEntry[], values: Val
     }
   }
   return problems;
-}
-
-/**
- * A digest of every secret value, keyed by name: it changes when any secret rotates, so it can feed the
- * deploy fingerprint. One hash over all values together, never a hash per value.
- */
-export function secretsDigest(values: Values): string {
-  const hash = createHash("sha256");
-  for (const name of Object.keys(values).sort()) {
-    hash.update(`${name}\0${Buffer.byteLength(values[name])}\0${values[name]}\0`);
-  }
-  return hash.digest("hex");
 }

@@ -8,11 +8,17 @@
  *   RECORD_PREVIEW       "true" for a preview run, otherwise an update run
  *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a double that counts secret reads and
  *                        answers every reference with `value-of:<reference>`
+ *
+ * Cloudflare is always the contract-faithful local server of fake-cloudflare.ts; its requests and the
+ * registry passwords it issued are part of the JSON document.
  */
+import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
+import { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "../../lib/cloudflare/client";
 import { isSecretValue } from "../../lib/plan/mock-runtime";
 import { runProgram } from "../../lib/plan/run-program";
 import { readStackFile } from "../../lib/plan/stack-file";
+import { FAKE_TOKEN, startFakeCloudflare } from "./fake-cloudflare";
 
 let onePasswordCalls = 0;
 
@@ -39,6 +45,19 @@ function installCountingOnePassword(): void {
   process.env.OP_SERVICE_ACCOUNT_TOKEN ??= "ops_counting-double";
 }
 
+/** What the docker provider and the generation's create would report: a digest per build input, a generation. */
+function providerOutputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  if (type === "docker:index/image:Image") {
+    const { imageName, build } = inputs as { imageName: string; build: unknown };
+    const digest = createHash("sha256")
+      .update(JSON.stringify([imageName, build]))
+      .digest("hex");
+    return { repoDigest: `${imageName.replace(/:[^:/]+$/, "")}@sha256:${digest}` };
+  }
+  if (type === "pulumi-nodejs:dynamic/spectral:DeploymentGeneration") return { generation: 1 };
+  return {};
+}
+
 function unwrapSecrets(value: unknown): unknown {
   if (isSecretValue(value)) return { secret: unwrapSecrets(value.value) };
   if (Array.isArray(value)) return value.map(unwrapSecrets);
@@ -52,15 +71,33 @@ async function main(): Promise<void> {
   const stackFile = resolve(process.env.RECORD_STACK_FILE ?? resolve(__dirname, "../../Pulumi.alpha.yaml"));
   const stack = /Pulumi\.(.+)\.yaml$/.exec(stackFile)?.[1] ?? "alpha";
   if (process.env.RECORD_FAKE_1PASSWORD === "true") installCountingOnePassword();
+  const cloudflare = await startFakeCloudflare();
+  process.env[BASE_URL_VARIABLE] = cloudflare.baseUrl;
+  process.env[TOKEN_VARIABLE] ??= FAKE_TOKEN;
   const run = await runProgram(
-    { stack, preview: process.env.RECORD_PREVIEW === "true", ...readStackFile(dirname(stackFile), stack) },
+    {
+      stack,
+      preview: process.env.RECORD_PREVIEW === "true",
+      providerOutputs,
+      ...readStackFile(dirname(stackFile), stack),
+    },
     async () => require("../../index"),
   );
   const resources = run.resources.map((resource) => ({
     ...resource,
     inputs: unwrapSecrets(resource.inputs),
   }));
-  process.stdout.write(JSON.stringify({ resources, outputs: run.outputs, onePasswordCalls }));
+  await cloudflare.close();
+  const { requests: cloudflareRequests, issuedPasswords } = cloudflare;
+  process.stdout.write(
+    JSON.stringify({
+      resources,
+      outputs: run.outputs,
+      onePasswordCalls,
+      cloudflareRequests,
+      issuedPasswords,
+    }),
+  );
 }
 
 main().catch((error: unknown) => {

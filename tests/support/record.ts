@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { RecordedResource } from "../../lib/plan/mock-runtime";
 import { REPO_ROOT } from "./alpha";
+import type { RecordedRequest } from "./fake-cloudflare";
 
 export interface RecordedRun {
   status: number | null;
@@ -11,19 +12,26 @@ export interface RecordedRun {
   resources: RecordedResource[];
   outputs: Record<string, unknown>;
   onePasswordCalls: number;
+  cloudflareRequests: RecordedRequest[];
+  /** Registry passwords the fake Cloudflare handed out during the run. */
+  issuedPasswords: string[];
 }
 
-export function recordRun(env: Record<string, string>): RecordedRun {
+/** `cwd` is the working directory Pulumi would run the program in: the checkout AppImage builds. */
+export function recordRun(env: Record<string, string>, cwd = REPO_ROOT): RecordedRun {
   const result = spawnSync(
     process.execPath,
-    ["--require", "tsx/cjs", join(REPO_ROOT, "tests/support/record-run.ts")],
+    ["--require", require.resolve("tsx/cjs"), join(REPO_ROOT, "tests/support/record-run.ts")],
     {
-      cwd: REPO_ROOT,
+      cwd,
       encoding: "utf8",
-      env: { ...process.env, ...env },
+      // The suite runs in working trees with uncommitted changes; the dirty-tree refusal has its own test.
+      env: { ...process.env, SPECTRAL_ALLOW_DIRTY_IMAGE: "1", ...env },
     },
   );
   const parsed =
-    result.status === 0 ? JSON.parse(result.stdout) : { resources: [], outputs: {}, onePasswordCalls: 0 };
+    result.status === 0
+      ? JSON.parse(result.stdout)
+      : { resources: [], outputs: {}, onePasswordCalls: 0, cloudflareRequests: [], issuedPasswords: [] };
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, ...parsed };
 }
