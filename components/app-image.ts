@@ -78,7 +78,11 @@ function stampVersionForDeploy(repoRoot: string): BuildVersion {
 function pushLogin(accountId: string): docker.types.input.Registry {
   if (pulumi.runtime.isDryRun()) {
     // The provider diffs only the server, so placeholders here show no change against the last update.
-    return { server: CLOUDFLARE_REGISTRY, username: NOT_REQUESTED_IN_PREVIEW, password: pulumi.secret(NOT_REQUESTED_IN_PREVIEW) };
+    return {
+      server: CLOUDFLARE_REGISTRY,
+      username: NOT_REQUESTED_IN_PREVIEW,
+      password: pulumi.secret(NOT_REQUESTED_IN_PREVIEW),
+    };
   }
   const login = pulumi.secret(
     Promise.resolve()
