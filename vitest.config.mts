@@ -5,6 +5,8 @@ export default defineConfig({
     // Pulumi's closure serialization of dynamic providers needs every Node built-in, which worker threads lack.
     pool: "forks",
     include: ["tests/**/*.test.ts"],
+    // Real image builds have their own run: `pnpm test:containers` (vitest.containers.config.mts).
+    exclude: ["tests/containers/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ["./tests/support/postgres-global-setup.ts"],

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # What the test suites need beyond Node: the PostgreSQL server binaries (the suites start a throwaway
-# cluster) and the Python test tools. Installs only what is missing; apt needs root (or sudo).
+# cluster), Debian's Docker engine and debootstrap (the container suite builds real images on local
+# stand-in bases), and the Python test tools. Installs only what is missing; apt needs root (or sudo).
 set -euo pipefail
 
-have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+[ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+command -v xz >/dev/null || missing+=(xz-utils)
+command -v curl >/dev/null || missing+=(curl)
 
-if ! have_postgres; then
+if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # As root, the suites run the cluster as the postgres user (initdb refuses root); the package creates it.
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then

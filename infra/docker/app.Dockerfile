@@ -40,8 +40,9 @@ RUN groupadd --gid 1000 spectral \
     && install -d -o spectral -g spectral -m 0700 /etc/spectral
 WORKDIR /app
 COPY --from=builder --chown=spectral:spectral /app/.venv ./.venv
-COPY --chown=spectral:spectral reference-app/python/src ./src
+# Least to most often changed: dependencies, the supervisor, the app's source, then the stamp.
 COPY --chown=spectral:spectral infra/docker/app_supervisor.py ./app_supervisor.py
+COPY --chown=spectral:spectral reference-app/python/src ./src
 COPY --chown=spectral:spectral infra/docker/version.json ./version.json
 # spectral, numerically, so a platform can verify it is not root without reading /etc/passwd.
 USER 1000:1000

@@ -1,0 +1,110 @@
+// The app image, built for real from app.Dockerfile on stand-in bases, run by Debian's Docker engine.
+import { spawnSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { DOCKER, imageTag } from "../support/image-builds";
+import { type Container, freePort, processes, run, setup, skipReason, start, waitForHttp } from "./run";
+
+const started: Container[] = [];
+afterEach(() => {
+  for (const container of started.splice(0)) container.remove();
+});
+
+/** The app container with its API on a free loopback port (host networking) and a short stop grace. */
+async function startApp(env: Record<string, string> = {}): Promise<{ container: Container; base: string }> {
+  const port = await freePort();
+  const container = start("app", {
+    SPECTRAL_API_COMMAND: `uvicorn spectral_app.api:app --host 127.0.0.1 --port ${port}`,
+    SPECTRAL_WORKERS_INTERVAL_SECONDS: "1",
+    ...env,
+  });
+  started.push(container);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${base}/health`);
+  return { container, base };
+}
+
+const childrenOf = (container: Container) => processes(container).filter((each) => each.pid !== 1);
+const exitCode = (container: Container) => Number(run("inspect", "-f", "{{.State.ExitCode}}", container.id));
+
+describe.skipIf(skipReason)("app image (real build, Docker engine, stand-in bases)", () => {
+  it("/health answers with build-version.sh's version.json and the SPECTRAL_GENERATION passed", async () => {
+    const { base } = await startApp({ SPECTRAL_GENERATION: "4242" });
+    const health = (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
+    expect(health.build).toEqual(JSON.parse("versionJson" in setup ? setup.versionJson : "null"));
+    expect(health.generation).toBe("4242");
+    expect(health.version).toBe("0.1.0");
+  });
+
+  it("runs every process as UID 1000 (spectral), which owns /app and /etc/spectral (0700)", async () => {
+    const { container } = await startApp();
+    const all = processes(container);
+    expect(all.map((each) => each.command)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining("app_supervisor.py"),
+        expect.stringContaining("uvicorn spectral_app.api:app"),
+        expect.stringContaining("-m spectral_app.workers"),
+      ]),
+    );
+    expect(new Set(all.map((each) => each.uid))).toEqual(new Set([1000]));
+    expect(container.exec("id -un; stat -c '%U:%G %a' /app /etc/spectral").split("\n")).toEqual([
+      "spectral",
+      "spectral:spectral 755",
+      "spectral:spectral 700",
+    ]);
+  });
+
+  it("docker stop ends both children and exits 0 well inside the stop timeout", async () => {
+    const { container } = await startApp();
+    const began = Date.now();
+    run("stop", "--time", "30", container.id);
+    const seconds = (Date.now() - began) / 1000;
+    expect(exitCode(container)).toBe(0);
+    expect(seconds).toBeLessThan(10);
+    const log = container.logs();
+    expect(log).toMatch(/app_supervisor: api pid=\d+ exited/);
+    expect(log).toMatch(/app_supervisor: workers pid=\d+ exited/);
+    expect(log).toContain("workers: stopped");
+  });
+
+  it("killing the workers process makes the container exit non-zero", async () => {
+    const { container } = await startApp();
+    const workers = childrenOf(container).find((each) => each.command.includes("spectral_app.workers"));
+    expect(workers).toBeDefined();
+    container.exec(`kill -KILL ${workers?.pid}`);
+    expect(Number(run("wait", container.id))).toBe(128 + 9);
+  });
+
+  it("writes a file secret passed in env to /etc/spectral/<name>, 0400, owned by spectral, unseen by the children", async () => {
+    const content = "-----BEGIN CERTIFICATE-----\nfile-secret-canary\n-----END CERTIFICATE-----\n";
+    const { container } = await startApp({
+      SPECTRAL_SECRET_MANIFEST: JSON.stringify({
+        env: {},
+        files: { SPECTRAL_FILE_DATABASE_CA_CERT: { path: "/etc/spectral/supabase-ca.crt", scope: "app" } },
+      }),
+      SPECTRAL_FILE_DATABASE_CA_CERT: Buffer.from(content).toString("base64"),
+    });
+    expect(container.exec("stat -c '%U:%G %a' /etc/spectral/supabase-ca.crt")).toBe("spectral:spectral 400");
+    expect(`${container.exec("cat /etc/spectral/supabase-ca.crt")}\n`).toBe(content);
+    for (const child of childrenOf(container).filter((each) => /uvicorn|workers/.test(each.command))) {
+      expect(container.exec(`tr '\\0' '\\n' < /proc/${child.pid}/environ`)).not.toMatch(
+        /SPECTRAL_FILE_|SPECTRAL_SECRET_MANIFEST/,
+      );
+    }
+  });
+
+  it("keeps a secret passed at run time out of every image layer and out of docker history", async () => {
+    const canary = "runtime-secret-canary-7f3a";
+    const { container } = await startApp({ SENTRY_DSN: canary });
+    expect(container.exec("tr '\\0' '\\n' < /proc/1/environ")).toContain(canary);
+    const saved = spawnSync(DOCKER, ["save", imageTag("app")], {
+      env: { ...process.env, DOCKER_HOST: "dockerHost" in setup ? setup.dockerHost : "" },
+      maxBuffer: 2 * 1024 * 1024 * 1024,
+    });
+    expect(saved.status).toBe(0);
+    expect(saved.stdout.length).toBeGreaterThan(10 * 1024 * 1024);
+    expect(saved.stdout.includes(canary)).toBe(false);
+    expect(saved.stdout.includes(Buffer.from(canary).toString("base64"))).toBe(false);
+    expect(run("history", "--no-trunc", imageTag("app"))).not.toContain(canary);
+    expect(run("image", "inspect", imageTag("app"))).not.toContain(canary);
+  });
+});
