@@ -5,6 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./components/app-image";
+import { ContainerApplication } from "./components/container-application";
+import { ContainerWorker } from "./components/container-worker";
 import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
 import { readStackConfig } from "./lib/config";
@@ -47,8 +49,37 @@ export = async () => {
     databaseUrl: secrets.deployDatabaseUrl,
   });
 
+  const worker = new ContainerWorker("app-worker", {
+    accountId: config["cloudflare.accountId"],
+    workerName: config["cloudflare.workerName"],
+    compatibilityDate: config["cloudflare.compatibilityDate"],
+    sleepAfter: config["cloudflare.sleepAfter"],
+    secretBindings: secrets.values.apply((values) => workerSecretBindings(config.secrets, values)),
+    generation: generation.generation,
+    repoRoot: ".",
+  });
+
+  const container = new ContainerApplication(
+    "app-container",
+    {
+      accountId: config["cloudflare.accountId"],
+      name: config["cloudflare.containerName"],
+      image: image.digestReference,
+      instanceType: config["cloudflare.instanceType"],
+      maxInstances: config["cloudflare.maxInstances"],
+      workerName: config["cloudflare.workerName"],
+      className: worker.className,
+      rolloutStepPercentages: config["cloudflare.rolloutStepPercentages"],
+      generation: generation.generation,
+    },
+    // The application binds to the Durable Object namespace that the deployed Worker version creates.
+    { dependsOn: [worker] },
+  );
+
   return {
     workerName: config["cloudflare.workerName"],
+    workerVersionId: worker.versionId,
+    containerApplicationId: container.applicationId,
     githubEnvironmentSecretNames: githubEnvironment.secretNames,
     imageName: image.imageName,
     imageDigest: image.digestReference,

@@ -8,7 +8,7 @@
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FILE_BINDING_PREFIX, SECRET_MANIFEST_BINDING } from "./secrets/bindings";
+import { FILE_BINDING_PREFIX, GENERATION_BINDING, SECRET_MANIFEST_BINDING } from "./secrets/container-contract";
 import { DEPLOY_DATABASE_URL } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
@@ -69,7 +69,7 @@ const onePasswordReference = z
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Names the program itself uses in the container's environment or the secret request. */
-export const RESERVED_SECRET_NAMES = [DEPLOY_DATABASE_URL, "SPECTRAL_GENERATION", SECRET_MANIFEST_BINDING];
+export const RESERVED_SECRET_NAMES = [DEPLOY_DATABASE_URL, GENERATION_BINDING, SECRET_MANIFEST_BINDING];
 export const GITHUB_ENVIRONMENT_SECRET_LIMIT = 100;
 export const SERVICE_SCOPES = ["app", "api", "workers"] as const;
 export const SECRET_TARGETS = ["github", "container"] as const;

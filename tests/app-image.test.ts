@@ -1,6 +1,6 @@
 // AppImage under the mock runtime, with Cloudflare's registry-credentials API as a contract-faithful local server.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +26,8 @@ const run = (env: Record<string, string>, cwd?: string) =>
 function cleanClone(): string {
   const clone = mkdtempSync(join(tmpdir(), "app-image-"));
   execFileSync("git", ["clone", "--quiet", REPO_ROOT, clone]);
+  // The program bundles the Worker from the checkout it runs in; node_modules is gitignored.
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(clone, "node_modules"));
   return clone;
 }
 

@@ -1,34 +1,23 @@
 /**
  * Pure mapping from the secrets manifest plus resolved values to what each target receives: GitHub
- * Environment secrets, and the Worker's bindings that the container sees (the secret hop).
- *
- * The container contract (read by infra/docker/app_supervisor.py):
- *   - an env secret NAME arrives as env var NAME;
- *   - a file secret NAME arrives base64-encoded as env var SPECTRAL_FILE_<NAME>, written by PID 1 to
- *     /etc/spectral/<fileName> before the app starts, and removed from the children's environment;
- *   - SPECTRAL_SECRET_MANIFEST (plain JSON, no values) says which child may see what:
- *     { "env": { NAME: scope }, "files": { "SPECTRAL_FILE_<NAME>": { "path": ..., "scope": ... } } }.
- */
-import type { SecretEntry } from "../config";
+ * Environment secrets, and the Worker's bindings that the container sees (the secret hop, whose names
+ * are fixed in ./container-contract.ts and read by infra/docker/app_supervisor.py).
+ */import type { SecretEntry } from "../config";
+import {
+  type ContainerSecretLayout,
+  FILE_BINDING_PREFIX,
+  SECRET_FILES_DIR,
+  SECRET_MANIFEST_BINDING,
+} from "./container-contract";
 
 export const GITHUB_SECRET_LIMIT_BYTES = 48 * 1024;
 /** Cloudflare documents about 5 KB per Worker secret binding. */
 export const WORKER_BINDING_LIMIT_BYTES = 5 * 1024;
-export const SECRET_MANIFEST_BINDING = "SPECTRAL_SECRET_MANIFEST";
-export const FILE_BINDING_PREFIX = "SPECTRAL_FILE_";
-export const SECRET_FILES_DIR = "/etc/spectral";
-
-export type Scope = SecretEntry["scope"];
 
 export interface WorkerBinding {
   type: "secret_text" | "plain_text";
   name: string;
   text: string;
-}
-
-export interface ContainerSecretLayout {
-  env: Record<string, Scope>;
-  files: Record<string, { path: string; scope: Scope }>;
 }
 
 export interface GithubSecretTarget {
