@@ -40,7 +40,9 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     expect(lines).toContain("pulumi:pulumi:Stack  spectral-infra-alpha");
     expect(lines).toContain("├─ spectral:github:EnvironmentSecrets  deploy-secrets");
     expect(lines).toContain("├─ spectral:image:AppImage  app");
-    expect(lines).toContain("└─ pulumi-nodejs:dynamic/spectral:DeploymentGeneration  app-generation");
+    expect(lines).toContain("├─ pulumi-nodejs:dynamic/spectral:DeploymentGeneration  app-generation");
+    expect(lines).toContain("├─ spectral:cloudflare:ContainerWorker  app-worker");
+    expect(lines).toContain("└─ pulumi-nodejs:dynamic/spectral:ContainerApplication  app-container");
     // Exactly the manifest's GitHub-targeted secrets, each value hidden.
     const githubSecrets = lines.filter((line) => line.includes("ActionsEnvironmentSecret  "));
     expect(githubSecrets.map((line) => line.split("  ").pop())).toEqual([
@@ -60,8 +62,10 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     // Nothing is built, pushed or allocated: the digest and the generation are unknown until an update.
     expect(lines).toContain("  imageDigest: [unknown]");
     expect(lines).toContain("  generation: [unknown]");
+    expect(lines).toContain("  workerVersionId: [unknown]");
+    expect(lines).toContain("  containerApplicationId: [unknown]");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
-      "Summary: 11 resources: 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
+      "Summary: 17 resources: 1 cloudflare:index/worker:Worker, 1 cloudflare:index/workersDeployment:WorkersDeployment, 1 cloudflare:index/workerVersion:WorkerVersion, 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:ContainerApplication, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi-nodejs:dynamic/spectral:DurableObjectMigrations, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:cloudflare:ContainerWorker, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
     ]);
   });
 

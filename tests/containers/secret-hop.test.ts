@@ -1,0 +1,98 @@
+// The secret hop end to end without Cloudflare: the program's Worker bindings for the alpha manifest, the
+// Worker's env-to-container mapping, then the real app_supervisor.py as PID 1 of the real app image,
+// with stub children that dump what they see.
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig } from "../../lib/config";
+import { workerSecretBindings } from "../../lib/secrets/bindings";
+import { containerEnvVars } from "../../worker/src/container-env";
+import { alphaConfig, REPO_ROOT } from "../support/alpha";
+import { imageTag } from "../support/image-builds";
+import { run, skipReason } from "./run";
+
+const manifest = parseStackConfig(alphaConfig()).secrets;
+const containerSecrets = manifest.filter((entry) => entry.targets.includes("container"));
+const valueOf = (name: string) => `hop-value-of-${name.toLowerCase()}`;
+
+describe.skipIf(skipReason)(
+  "secret hop: program bindings → Worker mapping → app_supervisor.py in the app image",
+  () => {
+    const out = mkdtempSync(join(tmpdir(), "secret-hop-"));
+    let container = "";
+    const seen = (child: "api" | "workers") =>
+      JSON.parse(readFileSync(join(out, `${child}.json`), "utf8")).env as Record<string, string>;
+
+    beforeAll(async () => {
+      chmodSync(out, 0o777);
+      const values = Object.fromEntries(manifest.map((entry) => [entry.name, valueOf(entry.name)]));
+      const workerEnv: Record<string, unknown> = {
+        SPECTRAL_APP: { durableObjectNamespace: true },
+        SPECTRAL_SLEEP_AFTER: "10m",
+        SPECTRAL_GENERATION: "77",
+        ...Object.fromEntries(
+          workerSecretBindings(manifest, values).map((binding) => [binding.name, binding.text]),
+        ),
+      };
+      const env = containerEnvVars(workerEnv);
+      const stub = (name: string) => `python /stubs/stub_child.py ${name} /out wait`;
+      container = run(
+        "run",
+        "-d",
+        "--network",
+        "host",
+        "-v",
+        `${join(REPO_ROOT, "tests/supervisor")}:/stubs:ro`,
+        "-v",
+        `${out}:/out`,
+        ...Object.entries({
+          ...env,
+          SPECTRAL_API_COMMAND: stub("api"),
+          SPECTRAL_WORKERS_COMMAND: stub("workers"),
+        }).flatMap(([name, value]) => ["-e", `${name}=${value}`]),
+        imageTag("app"),
+      );
+      const deadline = Date.now() + 20_000;
+      while (!(existsSync(join(out, "api.json")) && existsSync(join(out, "workers.json")))) {
+        if (Date.now() > deadline)
+          throw new Error(`the stub children never started:\n${run("logs", container)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    });
+
+    afterAll(() => {
+      if (container) run("rm", "-f", container);
+    });
+
+    it("gives each env secret, under its name, to exactly the children of its scope", () => {
+      for (const entry of containerSecrets.filter((each) => each.kind === "env")) {
+        for (const child of ["api", "workers"] as const) {
+          const expected = entry.scope === "app" || entry.scope === child ? valueOf(entry.name) : undefined;
+          expect([entry.name, child, seen(child)[entry.name]]).toEqual([entry.name, child, expected]);
+        }
+      }
+    });
+
+    it("writes each file secret to /etc/spectral/<name>, mode 0400, with the secret's bytes", () => {
+      for (const entry of containerSecrets.filter((each) => each.kind === "file")) {
+        const path = `/etc/spectral/${entry.kind === "file" ? entry.fileName : ""}`;
+        expect(run("exec", container, "stat", "-c", "%a %U", path)).toBe("400 spectral");
+        expect(run("exec", container, "cat", path)).toBe(valueOf(entry.name));
+      }
+    });
+
+    it("sets SPECTRAL_GENERATION for both children and passes no encoded file variable or manifest on", () => {
+      for (const child of ["api", "workers"] as const) {
+        const env = seen(child);
+        expect(env.SPECTRAL_GENERATION).toBe("77");
+        expect(
+          Object.keys(env).filter((name) => /^SPECTRAL_FILE_|^SPECTRAL_SECRET_MANIFEST$/.test(name)),
+        ).toEqual([]);
+        expect(
+          Object.keys(env).filter((name) => name === "SPECTRAL_SLEEP_AFTER" || name === "SPECTRAL_APP"),
+        ).toEqual([]);
+      }
+    });
+  },
+);
