@@ -44,7 +44,9 @@ type Configuration = { image: string; instance_type: ContainerApplicationInputs[
 export interface ContainerApplicationProvider extends pulumi.dynamic.ResourceProvider {
   connect(): Cloudflare;
   explain(error: unknown, doing: string): Error;
-  configuration(inputs: ContainerApplicationInputs): Configuration & { observability: { logs: { enabled: boolean } } };
+  configuration(
+    inputs: ContainerApplicationInputs,
+  ): Configuration & { observability: { logs: { enabled: boolean } } };
   rollOut(client: Cloudflare, applicationId: string, inputs: ContainerApplicationInputs): Promise<string>;
 }
 
@@ -52,20 +54,31 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
   connect() {
     const { default: Client } = require("cloudflare") as typeof import("cloudflare");
     const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-    if (!apiToken) throw new Error("CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Containers edit rights");
+    if (!apiToken)
+      throw new Error(
+        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Containers edit rights",
+      );
     return new Client({ apiToken, baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined, maxRetries: 2 });
   },
 
   /** Cloudflare's status, codes and messages, and what we were doing; never the token. */
   explain(error: unknown, doing: string) {
-    const { status, errors, message } = error as { status?: number; errors?: { code: number; message: string }[]; message?: string };
+    const { status, errors, message } = error as {
+      status?: number;
+      errors?: { code: number; message: string }[];
+      message?: string;
+    };
     if (typeof status !== "number") return new Error(`${message ?? String(error)} while ${doing}`);
     const details = (errors ?? []).map((each) => `code ${each.code}: ${each.message}`).join("; ");
     return new Error(`Cloudflare API ${status}${details ? ` [${details}]` : ""} while ${doing}`);
   },
 
   configuration(inputs) {
-    return { image: inputs.image, instance_type: inputs.instanceType, observability: { logs: { enabled: true } } };
+    return {
+      image: inputs.image,
+      instance_type: inputs.instanceType,
+      observability: { logs: { enabled: true } },
+    };
   },
 
   async rollOut(client, applicationId, inputs) {
@@ -98,7 +111,8 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
     let existing: { id: string; durable_objects?: { namespace_id: string } } | undefined;
     try {
       for await (const namespace of client.durableObjects.namespaces.list({ account_id: inputs.accountId })) {
-        if (namespace.script === inputs.workerName && namespace.class === inputs.className) namespaceId = namespace.id;
+        if (namespace.script === inputs.workerName && namespace.class === inputs.className)
+          namespaceId = namespace.id;
       }
       for await (const application of client.containers.applications.list({ account_id: inputs.accountId })) {
         if (application.name === inputs.name) existing = application;
@@ -111,7 +125,11 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
         `Worker ${inputs.workerName} has no Durable Object namespace for class ${inputs.className}: its version must be deployed before ${where} (check the Worker deployment)`,
       );
     }
-    const outputs = (applicationId: string, rolloutId: string | null, adopted: boolean): ContainerApplicationOutputs => ({
+    const outputs = (
+      applicationId: string,
+      rolloutId: string | null,
+      adopted: boolean,
+    ): ContainerApplicationOutputs => ({
       ...inputs,
       applicationId,
       namespaceId: namespaceId as string,
@@ -126,7 +144,10 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
         );
       }
       try {
-        await client.containers.applications.edit(existing.id, { account_id: inputs.accountId, max_instances: inputs.maxInstances });
+        await client.containers.applications.edit(existing.id, {
+          account_id: inputs.accountId,
+          max_instances: inputs.maxInstances,
+        });
         const rolloutId = await this.rollOut(client, existing.id, inputs);
         return { id: existing.id, outs: outputs(existing.id, rolloutId, true) };
       } catch (error) {
@@ -151,10 +172,15 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
 
   async update(id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
     const client = this.connect();
-    const rollsOut = (["image", "instanceType", "generation"] as const).some((key) => olds[key] !== news[key]);
+    const rollsOut = (["image", "instanceType", "generation"] as const).some(
+      (key) => olds[key] !== news[key],
+    );
     try {
       if (olds.maxInstances !== news.maxInstances) {
-        await client.containers.applications.edit(id, { account_id: news.accountId, max_instances: news.maxInstances });
+        await client.containers.applications.edit(id, {
+          account_id: news.accountId,
+          max_instances: news.maxInstances,
+        });
       }
       const rolloutId = rollsOut ? await this.rollOut(client, id, news) : olds.rolloutId;
       return { outs: { ...olds, ...news, rolloutId } };

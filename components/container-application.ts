@@ -1,5 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type ContainerApplicationInputs, containerApplicationProvider } from "./container-application-provider";
+import {
+  type ContainerApplicationInputs,
+  containerApplicationProvider,
+} from "./container-application-provider";
 
 export type ContainerApplicationArgs = {
   [key in keyof ContainerApplicationInputs]: pulumi.Input<ContainerApplicationInputs[key]>;

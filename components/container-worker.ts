@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import type { WorkerBinding } from "../lib/secrets/bindings";
+import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import { bundleWorker, WORKER_MODULE } from "../lib/worker/bundle";
 import { DurableObjectMigrations } from "./durable-object-migrations";
 import type { DurableObjectMigration } from "./durable-object-migrations-provider";
@@ -94,14 +94,19 @@ export class ContainerWorker extends pulumi.ComponentResource {
     bundleHash: string,
     bindings: pulumi.Output<unknown[]>,
   ): pulumi.Output<cloudflare.types.input.WorkerVersionMigrations | undefined> {
-    const versionHash = pulumi
-      .all([bindings, args.compatibilityDate])
-      .apply(([resolved, date]) =>
-        createHash("sha256").update(JSON.stringify([bundleHash, resolved, date, CONTAINER_CLASS])).digest("hex"),
-      );
+    const versionHash = pulumi.all([bindings, args.compatibilityDate]).apply(([resolved, date]) =>
+      createHash("sha256")
+        .update(JSON.stringify([bundleHash, resolved, date, CONTAINER_CLASS]))
+        .digest("hex"),
+    );
     const plan = new DurableObjectMigrations(
       `${name}-migrations`,
-      { accountId: args.accountId, scriptName: args.workerName, history: DURABLE_OBJECT_MIGRATIONS, versionHash },
+      {
+        accountId: args.accountId,
+        scriptName: args.workerName,
+        history: DURABLE_OBJECT_MIGRATIONS,
+        versionHash,
+      },
       { parent: this },
     );
     return plan.pending.apply((pending) => pending ?? undefined);
@@ -109,11 +114,15 @@ export class ContainerWorker extends pulumi.ComponentResource {
 }
 
 /** The Durable Object binding, the container's settings, the generation, and every secret. */
-function versionBindings(args: ContainerWorkerArgs): pulumi.Output<cloudflare.types.input.WorkerVersionBinding[]> {
-  return pulumi.all([args.secretBindings, args.generation]).apply(([secrets, generation]) => [
-    { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
-    { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
-    { type: "plain_text", name: GENERATION_BINDING, text: String(generation) },
-    ...secrets,
-  ]);
+function versionBindings(
+  args: ContainerWorkerArgs,
+): pulumi.Output<cloudflare.types.input.WorkerVersionBinding[]> {
+  return pulumi
+    .all([args.secretBindings, args.generation])
+    .apply(([secrets, generation]) => [
+      { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
+      { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
+      { type: "plain_text", name: GENERATION_BINDING, text: String(generation) },
+      ...secrets,
+    ]);
 }

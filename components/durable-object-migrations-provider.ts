@@ -46,7 +46,8 @@ export interface DurableObjectMigrationsProvider extends pulumi.dynamic.Resource
 export const durableObjectMigrationsProvider: DurableObjectMigrationsProvider = {
   /** Pure: the migrations after `deployedTag` (all of them for a Worker that has none yet). */
   pending(history: DurableObjectMigration[], deployedTag: string | undefined): PendingMigrations | null {
-    const applied = deployedTag === undefined ? 0 : history.findIndex((migration) => migration.tag === deployedTag) + 1;
+    const applied =
+      deployedTag === undefined ? 0 : history.findIndex((migration) => migration.tag === deployedTag) + 1;
     if (applied === 0 && deployedTag !== undefined) {
       throw new Error(
         `the Worker's deployed Durable Object migration tag "${deployedTag}" is not in this program's migration history: it was changed outside this program; add the missing migrations to the history`,
@@ -62,7 +63,9 @@ export const durableObjectMigrationsProvider: DurableObjectMigrationsProvider = 
   },
 
   async diff(_id: string, olds: DurableObjectMigrationsOutputs, news: DurableObjectMigrationsInputs) {
-    const replaces = (["accountId", "scriptName", "versionHash"] as const).filter((key) => olds[key] !== news[key]);
+    const replaces = (["accountId", "scriptName", "versionHash"] as const).filter(
+      (key) => olds[key] !== news[key],
+    );
     if (JSON.stringify(olds.history) !== JSON.stringify(news.history)) replaces.push("history" as never);
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
   },
@@ -70,8 +73,15 @@ export const durableObjectMigrationsProvider: DurableObjectMigrationsProvider = 
   async create(inputs: DurableObjectMigrationsInputs) {
     const { default: Cloudflare } = require("cloudflare") as typeof import("cloudflare");
     const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-    if (!apiToken) throw new Error("CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Workers Scripts edit rights");
-    const client = new Cloudflare({ apiToken, baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined, maxRetries: 2 });
+    if (!apiToken)
+      throw new Error(
+        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Workers Scripts edit rights",
+      );
+    const client = new Cloudflare({
+      apiToken,
+      baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined,
+      maxRetries: 2,
+    });
     let deployedTag: string | undefined;
     try {
       for await (const script of client.workers.scripts.list({ account_id: inputs.accountId })) {
@@ -84,7 +94,10 @@ export const durableObjectMigrationsProvider: DurableObjectMigrationsProvider = 
         `Cloudflare API ${status ?? "request failed"}${details ? ` [${details}]` : ""} while reading Worker ${inputs.scriptName}'s migration tag`,
       );
     }
-    const outs: DurableObjectMigrationsOutputs = { ...inputs, pending: this.pending(inputs.history, deployedTag) };
+    const outs: DurableObjectMigrationsOutputs = {
+      ...inputs,
+      pending: this.pending(inputs.history, deployedTag),
+    };
     return { id: `${inputs.scriptName}@${inputs.versionHash.slice(0, 16)}`, outs };
   },
 };

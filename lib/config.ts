@@ -8,7 +8,11 @@
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { FILE_BINDING_PREFIX, GENERATION_BINDING, SECRET_MANIFEST_BINDING } from "./secrets/container-contract";
+import {
+  FILE_BINDING_PREFIX,
+  GENERATION_BINDING,
+  SECRET_MANIFEST_BINDING,
+} from "./secrets/container-contract";
 import { DEPLOY_DATABASE_URL } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";

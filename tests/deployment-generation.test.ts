@@ -94,11 +94,11 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
 
   it("works as the engine runs it: serialized with serializeFunction, in a fresh Node process", async () => {
     const file = await serializeProvider();
-    const created = callSerialized(file, "create", [inputs({ stack: `serialized-${process.pid}` })]);
+    const created = await callSerialized(file, "create", [inputs({ stack: `serialized-${process.pid}` })]);
     expect(created.error).toBe("");
     expect(created.value.outs).toMatchObject({ stack: `serialized-${process.pid}`, service: "app" });
     expect(created.value.outs.generation).toBeGreaterThan(0);
-    const unchanged = callSerialized(file, "diff", [
+    const unchanged = await callSerialized(file, "diff", [
       created.value.id,
       created.value.outs,
       inputs({ stack: `serialized-${process.pid}` }),
@@ -188,7 +188,7 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
         const olds = await create({ stack, databaseUrl });
         const afterCreate = connectionsLogged(logFile, "diff_probe");
         expect(afterCreate).toBe(before + 1);
-        callSerialized(file, "diff", [
+        await callSerialized(file, "diff", [
           String(olds.generation),
           olds,
           inputs({ stack, databaseUrl, fingerprint: "9".repeat(64) }),

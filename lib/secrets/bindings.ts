@@ -2,7 +2,7 @@
  * Pure mapping from the secrets manifest plus resolved values to what each target receives: GitHub
  * Environment secrets, and the Worker's bindings that the container sees (the secret hop, whose names
  * are fixed in ./container-contract.ts and read by infra/docker/app_supervisor.py).
- */import type { SecretEntry } from "../config";
+ */ import type { SecretEntry } from "../config";
 import {
   type ContainerSecretLayout,
   FILE_BINDING_PREFIX,

@@ -62,6 +62,7 @@ export async function waitForHttp(url: string, seconds = 30): Promise<Response> 
 export function processes(container: Container): { pid: number; uid: number; command: string }[] {
   const script =
     'for p in /proc/[0-9]*; do [ "$p" = "/proc/$$" ] && continue; ' +
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template.
     'printf "%s %s " "${p#/proc/}" "$(awk \'/^Uid:/ {print $2}\' "$p/status" 2>/dev/null)"; ' +
     'tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done';
   return container

@@ -14,7 +14,7 @@ import { run, skipReason } from "./run";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const containerSecrets = manifest.filter((entry) => entry.targets.includes("container"));
-const valueOf = (name: string) => `hop-value-of-${name.toLowerCase()}`;
+const secretValue = (name: string) => `hop-value-of-${name.toLowerCase()}`;
 
 describe.skipIf(skipReason)(
   "secret hop: program bindings → Worker mapping → app_supervisor.py in the app image",
@@ -26,7 +26,7 @@ describe.skipIf(skipReason)(
 
     beforeAll(async () => {
       chmodSync(out, 0o777);
-      const values = Object.fromEntries(manifest.map((entry) => [entry.name, valueOf(entry.name)]));
+      const values = Object.fromEntries(manifest.map((entry) => [entry.name, secretValue(entry.name)]));
       const workerEnv: Record<string, unknown> = {
         SPECTRAL_APP: { durableObjectNamespace: true },
         SPECTRAL_SLEEP_AFTER: "10m",
@@ -68,7 +68,8 @@ describe.skipIf(skipReason)(
     it("gives each env secret, under its name, to exactly the children of its scope", () => {
       for (const entry of containerSecrets.filter((each) => each.kind === "env")) {
         for (const child of ["api", "workers"] as const) {
-          const expected = entry.scope === "app" || entry.scope === child ? valueOf(entry.name) : undefined;
+          const expected =
+            entry.scope === "app" || entry.scope === child ? secretValue(entry.name) : undefined;
           expect([entry.name, child, seen(child)[entry.name]]).toEqual([entry.name, child, expected]);
         }
       }
@@ -78,7 +79,7 @@ describe.skipIf(skipReason)(
       for (const entry of containerSecrets.filter((each) => each.kind === "file")) {
         const path = `/etc/spectral/${entry.kind === "file" ? entry.fileName : ""}`;
         expect(run("exec", container, "stat", "-c", "%a %U", path)).toBe("400 spectral");
-        expect(run("exec", container, "cat", path)).toBe(valueOf(entry.name));
+        expect(run("exec", container, "cat", path)).toBe(secretValue(entry.name));
       }
     });
 

@@ -34,7 +34,10 @@ function skip(project: TestProject, reason: string): void {
 }
 
 export default function setup(project: TestProject): void {
-  if (process.env.SPECTRAL_SKIP_CONTAINERS === "1") return skip(project, "SPECTRAL_SKIP_CONTAINERS=1 is set");
+  if (process.env.SPECTRAL_SKIP_CONTAINERS === "1") {
+    skip(project, "SPECTRAL_SKIP_CONTAINERS=1 is set");
+    return;
+  }
   let engine: Engine;
   try {
     engine = startEngine(REPO_ROOT);
@@ -44,7 +47,8 @@ export default function setup(project: TestProject): void {
       throw new Error(
         `the container suite cannot run: ${error.message} (set SPECTRAL_SKIP_CONTAINERS=1 to skip it on purpose)`,
       );
-    return skip(project, error.message);
+    skip(project, error.message);
+    return;
   }
   execFileSync("bash", [join(REPO_ROOT, "infra/docker/build-version.sh")], { cwd: REPO_ROOT });
   const standins = buildStandins(engine, REPO_ROOT);

@@ -1,8 +1,9 @@
 /**
- * The DeploymentGeneration provider as the engine runs it: serialized by the SDK's closure serializer,
- * loaded with require-from-string in a fresh Node process whose working directory is the project.
+ * A dynamic provider as the engine runs it: serialized by the SDK's closure serializer, loaded with
+ * require-from-string in a fresh Node process whose working directory is the project.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,8 +22,10 @@ provider[method](...JSON.parse(argsJson)).then(
   (error) => { process.stderr.write(String(error && error.message)); process.exit(1); },
 );`;
 
-export async function serializeProvider(): Promise<string> {
-  const serialized = await pulumi.runtime.serializeFunction(() => deploymentGenerationProvider, {
+export async function serializeProvider(
+  provider: pulumi.dynamic.ResourceProvider = deploymentGenerationProvider,
+): Promise<string> {
+  const serialized = await pulumi.runtime.serializeFunction(() => provider, {
     allowSecrets: true,
   });
   const dir = mkdtempSync(join(tmpdir(), "serialized-provider-"));
@@ -31,14 +34,25 @@ export async function serializeProvider(): Promise<string> {
   return file;
 }
 
-export function callSerialized(providerFile: string, method: string, args: unknown[]) {
-  const result = spawnSync(process.execPath, ["-e", HOST, providerFile, method, JSON.stringify(args)], {
+/** Calls `method` in a fresh process; asynchronous, so a server in this process can still answer it. */
+export async function callSerialized(
+  providerFile: string,
+  method: string,
+  args: unknown[],
+  env: Record<string, string> = {},
+) {
+  const child = spawn(process.execPath, ["-e", HOST, providerFile, method, JSON.stringify(args)], {
     cwd: REPO_ROOT,
-    encoding: "utf8",
+    env: { ...process.env, ...env },
   });
-  return {
-    status: result.status,
-    value: result.status === 0 ? JSON.parse(result.stdout) : undefined,
-    error: result.stderr,
-  };
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const [status] = (await once(child, "close")) as [number | null];
+  return { status, value: status === 0 ? JSON.parse(stdout) : undefined, error: stderr };
 }

@@ -18,7 +18,9 @@ export class ContainerEnvError extends Error {}
 export function containerEnvVars(env: Readonly<Record<string, unknown>>): Record<string, string> {
   const manifestText = env[SECRET_MANIFEST_BINDING];
   if (typeof manifestText !== "string") {
-    throw new ContainerEnvError(`the Worker has no ${SECRET_MANIFEST_BINDING} binding: redeploy with pulumi up`);
+    throw new ContainerEnvError(
+      `the Worker has no ${SECRET_MANIFEST_BINDING} binding: redeploy with pulumi up`,
+    );
   }
   let layout: ContainerSecretLayout;
   try {
@@ -26,7 +28,12 @@ export function containerEnvVars(env: Readonly<Record<string, unknown>>): Record
   } catch {
     throw new ContainerEnvError(`${SECRET_MANIFEST_BINDING} is not JSON: redeploy with pulumi up`);
   }
-  const names = [GENERATION_BINDING, SECRET_MANIFEST_BINDING, ...Object.keys(layout.env ?? {}), ...Object.keys(layout.files ?? {})];
+  const names = [
+    GENERATION_BINDING,
+    SECRET_MANIFEST_BINDING,
+    ...Object.keys(layout.env ?? {}),
+    ...Object.keys(layout.files ?? {}),
+  ];
   const missing = names.filter((name) => typeof env[name] !== "string");
   if (missing.length > 0) {
     // Names only: a value never appears in an error.
