@@ -15,6 +15,8 @@ export interface RecordedResource {
   /** URN of the parent; undefined for the stack itself. */
   parent: string | undefined;
   custom: boolean;
+  /** URNs this resource waits for: its dependsOn, expanded to a component's children, and its input sources. */
+  dependencies: string[];
   /** Inputs as the engine saw them: secrets as `{ [specialSigKey]: specialSecretSig, value }`, unknowns as the SDK's `unknown`. */
   inputs: Record<string, unknown>;
 }
@@ -39,6 +41,7 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getCustom(): boolean;
+  getDependenciesList(): string[];
 }
 
 type RegisterCallback = (err: unknown, response?: { getUrn(): string }) => void;
@@ -81,6 +84,7 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
           name: request.getName(),
           parent: request.getParent() || undefined,
           custom: request.getCustom(),
+          dependencies: request.getDependenciesList(),
           inputs: pendingInputs.get(key) ?? {},
         });
         pendingInputs.delete(key);

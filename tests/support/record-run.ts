@@ -55,6 +55,10 @@ function providerOutputs(type: string, inputs: Record<string, unknown>): Record<
     return { repoDigest: `${imageName.replace(/:[^:/]+$/, "")}@sha256:${digest}` };
   }
   if (type === "pulumi-nodejs:dynamic/spectral:DeploymentGeneration") return { generation: 1 };
+  // As for a Worker that has no migration applied yet.
+  if (type === "pulumi-nodejs:dynamic/spectral:DurableObjectMigrations")
+    return { pending: { newTag: "v1", steps: [{ newSqliteClasses: ["SpectralApp"] }] } };
+  if (type === "pulumi-nodejs:dynamic/spectral:ContainerApplication") return { applicationId: "app-id" };
   return {};
 }
 
