@@ -47,7 +47,7 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
   const first = run(before.file);
   const second = run(after.file);
 
-  it("changes only that secret's GitHub Environment secret and the generation's fingerprint", () => {
+  it("changes only that secret's GitHub Environment secret, the generation's fingerprint and the Worker version", () => {
     expect(second.resources.map((r) => r.urn)).toEqual(first.resources.map((r) => r.urn));
     // Push credentials are fresh on every update; the docker provider does not diff them.
     const compared = ({ registry: _credentials, ...inputs }: Record<string, unknown>) =>
@@ -55,7 +55,8 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
     const changed = first.resources
       .filter((resource, i) => compared(resource.inputs) !== compared(second.resources[i].inputs))
       .map((resource) => resource.name);
-    expect(changed).toEqual(["SENTRY_DSN", "app-generation"]);
+    // A new Worker version (its SENTRY_DSN binding) and a new generation, which rolls the containers.
+    expect(changed).toEqual(["SENTRY_DSN", "app-generation", "app-worker-migrations", "app-worker-version"]);
     const generations = [first, second].map(
       (recorded) => recorded.resources.find((resource) => resource.name === "app-generation")?.inputs,
     );
