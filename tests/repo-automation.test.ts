@@ -1,0 +1,156 @@
+// infra/local/compose.yml, .github/dependabot.yml and .github/workflows: schemas, semantics, linters, and
+// a broken copy of each that must fail.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { REPO_ROOT } from "./support/alpha";
+import {
+  composeProblems,
+  dependabotProblems,
+  dockerfileImageFamilies,
+  readYaml,
+  schemaProblems,
+  workflowProblems,
+} from "./support/repo-automation";
+
+const COMPOSE_DIR = join(REPO_ROOT, "infra/local");
+const compose = readYaml(join(COMPOSE_DIR, "compose.yml"));
+const envExample = readFileSync(join(COMPOSE_DIR, ".env.example"), "utf8");
+const dependabot = readYaml(join(REPO_ROOT, ".github/dependabot.yml"));
+const dockerfiles = readdirSync(join(REPO_ROOT, "infra/docker"))
+  .filter((name) => name.endsWith(".Dockerfile"))
+  .map((name) => readFileSync(join(REPO_ROOT, "infra/docker", name), "utf8"));
+const families = dockerfileImageFamilies(dockerfiles);
+const WORKFLOWS = readdirSync(join(REPO_ROOT, ".github/workflows")).filter((name) => name.endsWith(".yml"));
+const copy = <T>(value: T): T => structuredClone(value);
+
+describe("infra/local/compose.yml", () => {
+  it("is valid against the Compose Specification schema", () => {
+    expect(schemaProblems("compose-spec.json", compose)).toEqual([]);
+  });
+
+  it("runs api and workers by default, adds dashboard and operations with the frontend profile, builds from the repo root with no source mounts, reaches host PostgreSQL, and has healthchecks", () => {
+    expect(composeProblems(compose, COMPOSE_DIR, envExample)).toEqual([]);
+  });
+
+  it(".env.example lists every variable with a value, and the real .env is gitignored", () => {
+    expect(envExample).toMatch(/^API_DATABASE_URL=postgresql:\/\/[^\n]*@host\.docker\.internal:54322\//m);
+    const check = spawnSync("git", ["check-ignore", "-q", "infra/local/.env"], { cwd: REPO_ROOT });
+    expect(check.status).toBe(0);
+  });
+
+  it("a broken copy fails: invalid against the schema", () => {
+    const broken = copy(compose) as { services: Record<string, Record<string, unknown>> };
+    broken.services.api.ports = "8000:8000";
+    expect(schemaProblems("compose-spec.json", broken)).not.toEqual([]);
+  });
+
+  it.each([
+    [
+      "a source volume mount",
+      (c: any) => (c.services.api.volumes = ["../../reference-app:/app/src"]),
+      "api: mounts volumes; compose runs the built image, not the source",
+    ],
+    [
+      "a missing Dockerfile",
+      (c: any) => (c.services.workers.build.dockerfile = "infra/docker/gone.Dockerfile"),
+      "workers: build.dockerfile infra/docker/gone.Dockerfile does not exist",
+    ],
+    [
+      "a variable .env.example lacks",
+      (c: any) => (c.services.api.environment.LOG_LEVEL = "${LOG_LEVEL}"),
+      "${LOG_LEVEL} is used but .env.example does not list it",
+    ],
+    [
+      "dashboard by default",
+      (c: any) => delete c.services.dashboard.profiles,
+      "default services are api, dashboard, workers, not api and workers",
+    ],
+  ])("a broken copy fails: %s", (_case, breakIt, problem) => {
+    const broken = copy(compose);
+    breakIt(broken);
+    expect(composeProblems(broken, COMPOSE_DIR, envExample)).toContain(problem);
+  });
+});
+
+describe(".github/dependabot.yml", () => {
+  it("is valid against the Dependabot v2 schema", () => {
+    expect(schemaProblems("dependabot-2.0.json", dependabot)).toEqual([]);
+  });
+
+  it("groups every base image family of infra/docker, keeps Python on 3.14 and Node on 24, and runs monthly", () => {
+    expect(families).toEqual(["ghcr.io/astral-sh/uv", "node", "python"]);
+    expect(dependabotProblems(dependabot, families)).toEqual([]);
+  });
+
+  it("a broken copy fails: invalid against the schema", () => {
+    const broken = copy(dependabot) as { updates: { schedule: { interval: string } }[] };
+    broken.updates[0].schedule.interval = "fortnightly";
+    expect(schemaProblems("dependabot-2.0.json", broken)).not.toEqual([]);
+  });
+
+  it("a broken copy fails: a base image family without a group", () => {
+    const broken = copy(dependabot) as { updates: { groups?: Record<string, unknown> }[] };
+    delete broken.updates[0].groups?.astral;
+    expect(dependabotProblems(broken, families)).toEqual([
+      "base image ghcr.io/astral-sh/uv is in no docker group",
+    ]);
+  });
+});
+
+describe(".github/workflows", () => {
+  it.each(WORKFLOWS)("%s sets permissions and pins every action by commit SHA", (name) => {
+    expect(workflowProblems(readYaml(join(REPO_ROOT, ".github/workflows", name)))).toEqual([]);
+  });
+
+  it("has the four workflows: ci, preview, deploy, generate-sbom", () => {
+    expect(WORKFLOWS.sort()).toEqual(["ci.yml", "deploy.yml", "generate-sbom.yml", "preview.yml"]);
+  });
+
+  it("deploys from main only, in the alpha environment, never two at once; SBOMs run on v* tags only", () => {
+    const deploy = readYaml(join(REPO_ROOT, ".github/workflows/deploy.yml")) as any;
+    expect(deploy.on).toEqual({ push: { branches: ["main"] } });
+    expect(deploy.concurrency).toEqual({ group: "deploy-alpha", "cancel-in-progress": false });
+    expect(deploy.jobs.deploy.environment).toBe("alpha");
+    const sbom = readYaml(join(REPO_ROOT, ".github/workflows/generate-sbom.yml")) as any;
+    expect(sbom.on).toEqual({ push: { tags: ["v*"] } });
+  });
+
+  it("a broken copy fails: an action pinned by tag", () => {
+    const broken = readYaml(join(REPO_ROOT, ".github/workflows/deploy.yml")) as any;
+    broken.jobs.deploy.steps[0].uses = "actions/checkout@v4";
+    expect(workflowProblems(broken)).toEqual(["deploy: actions/checkout@v4 is not pinned by commit SHA"]);
+  });
+
+  it("a broken copy fails actionlint and zizmor: untrusted input in a script, an unpinned action, no permissions", () => {
+    const dir = mkdtempSync(join(tmpdir(), "broken-workflow-"));
+    mkdirSync(join(dir, ".github/workflows"), { recursive: true });
+    const file = join(dir, ".github/workflows/broken.yml");
+    writeFileSync(
+      file,
+      stringify({
+        name: "broken",
+        on: { pull_request_target: {} },
+        jobs: {
+          greet: {
+            "runs-on": "ubuntu-24.04",
+            steps: [
+              { uses: "actions/checkout@v4", with: { ref: "${{ github.event.pull_request.head.sha }}" } },
+              { run: 'echo "${{ github.event.pull_request.title }}"' },
+            ],
+          },
+        },
+      }),
+    );
+    const actionlint = spawnSync(join(REPO_ROOT, ".tools/bin/actionlint"), ["-no-color", file], {
+      encoding: "utf8",
+    });
+    expect(actionlint.status, actionlint.stdout).not.toBe(0);
+    const zizmor = spawnSync("zizmor", ["--offline", "--no-progress", file], { encoding: "utf8" });
+    expect(zizmor.status).not.toBe(0);
+    expect(zizmor.stdout).toMatch(/template-injection|unpinned-uses|dangerous-triggers/);
+  });
+});
