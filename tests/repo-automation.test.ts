@@ -36,6 +36,25 @@ describe("infra/local/compose.yml", () => {
     expect(composeProblems(compose, COMPOSE_DIR, envExample)).toEqual([]);
   });
 
+  it("publishes the ports the pnpm dev scripts use, so the two flows stay interchangeable", () => {
+    const scripts = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<
+      string,
+      string
+    >;
+    const devPorts = {
+      api: /--port (\d+)/.exec(scripts["dev:api"])?.[1],
+      dashboard: /, (\d+)\);/.exec(
+        readFileSync(join(REPO_ROOT, "reference-app/dashboard/server.js"), "utf8"),
+      )?.[1],
+      operations: /, (\d+)\);/.exec(
+        readFileSync(join(REPO_ROOT, "reference-app/operations/server.js"), "utf8"),
+      )?.[1],
+    };
+    const services = compose.services as Record<string, { ports: string[] }>;
+    for (const [service, port] of Object.entries(devPorts))
+      expect(services[service].ports).toEqual([`${port}:${port}`]);
+  });
+
   it(".env.example lists every variable with a value, and the real .env is gitignored", () => {
     expect(envExample).toMatch(/^API_DATABASE_URL=postgresql:\/\/[^\n]*@host\.docker\.internal:54322\//m);
     const check = spawnSync("git", ["check-ignore", "-q", "infra/local/.env"], { cwd: REPO_ROOT });
