@@ -52,6 +52,20 @@ beforeEach(() => {
   });
 });
 
+/** An application of our name made outside this program, e.g. by an earlier wrangler deploy. */
+function existingApplication(id: string, namespaceId: string): void {
+  fake.applications.set(id, {
+    id,
+    name: inputs.name,
+    scheduling_policy: "default",
+    instances: 0,
+    max_instances: 1,
+    configuration: { image: "registry.cloudflare.com/old@sha256:0", instance_type: "basic" },
+    durable_objects: { namespace_id: namespaceId },
+    version: 3,
+  });
+}
+
 const writes = () => fake.requests.filter((request) => request.method !== "GET");
 const create = () => provider.create(inputs) as Promise<{ id: string; outs: ContainerApplicationOutputs }>;
 async function update(olds: ContainerApplicationOutputs, changes: Partial<ContainerApplicationInputs>) {
@@ -138,16 +152,7 @@ describe("ContainerApplication provider (fake Cloudflare API)", () => {
   });
 
   it("adopts an application of the same name on the same namespace (an earlier wrangler deploy)", async () => {
-    fake.applications.set("app-from-wrangler", {
-      id: "app-from-wrangler",
-      name: inputs.name,
-      scheduling_policy: "default",
-      instances: 0,
-      max_instances: 1,
-      configuration: { image: "registry.cloudflare.com/old@sha256:0", instance_type: "basic" },
-      durable_objects: { namespace_id: NAMESPACE },
-      version: 3,
-    });
+    existingApplication("app-from-wrangler", NAMESPACE);
     const { id, outs } = await create();
     expect(id).toBe("app-from-wrangler");
     expect(outs.adopted).toBe(true);
@@ -162,16 +167,7 @@ describe("ContainerApplication provider (fake Cloudflare API)", () => {
   });
 
   it("refuses to adopt an application bound to another namespace, naming both", async () => {
-    fake.applications.set("app-elsewhere", {
-      id: "app-elsewhere",
-      name: inputs.name,
-      scheduling_policy: "default",
-      instances: 0,
-      max_instances: 1,
-      configuration: { image: "x" },
-      durable_objects: { namespace_id: "do-namespace-of-another-worker" },
-      version: 1,
-    });
+    existingApplication("app-elsewhere", "do-namespace-of-another-worker");
     await expect(create()).rejects.toThrow(
       `application spectral-alpha-app already exists and serves Durable Object namespace do-namespace-of-another-worker, not ${NAMESPACE} (Worker spectral-alpha, class SpectralApp): choose another cloudflare.containerName`,
     );
