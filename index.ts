@@ -53,6 +53,7 @@ export = async () => {
     accountId: config["cloudflare.accountId"],
     workerName: config["cloudflare.workerName"],
     compatibilityDate: config["cloudflare.compatibilityDate"],
+    compatibilityFlags: config["cloudflare.compatibilityFlags"],
     sleepAfter: config["cloudflare.sleepAfter"],
     secretBindings: secrets.values.apply((values) => workerSecretBindings(config.secrets, values)),
     generation: generation.generation,

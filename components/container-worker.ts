@@ -22,6 +22,8 @@ export interface ContainerWorkerArgs {
   workerName: string;
   /** Workers runtime compatibility date. */
   compatibilityDate: string;
+  /** Workers runtime compatibility flags. */
+  compatibilityFlags: string[];
   /** How long an idle container lives, e.g. "10m". */
   sleepAfter: string;
   /** The container's secret bindings (one secret_text each, plus the plain-text layout); a Pulumi secret. */
@@ -59,6 +61,7 @@ export class ContainerWorker extends pulumi.ComponentResource {
         accountId: args.accountId,
         workerId: worker.id,
         compatibilityDate: args.compatibilityDate,
+        compatibilityFlags: args.compatibilityFlags,
         mainModule: WORKER_MODULE,
         modules: [
           {
@@ -94,11 +97,13 @@ export class ContainerWorker extends pulumi.ComponentResource {
     bundleHash: string,
     bindings: pulumi.Output<unknown[]>,
   ): pulumi.Output<cloudflare.types.input.WorkerVersionMigrations | undefined> {
-    const versionHash = pulumi.all([bindings, args.compatibilityDate]).apply(([resolved, date]) =>
-      createHash("sha256")
-        .update(JSON.stringify([bundleHash, resolved, date, CONTAINER_CLASS]))
-        .digest("hex"),
-    );
+    const versionHash = pulumi
+      .all([bindings, args.compatibilityDate, args.compatibilityFlags])
+      .apply(([resolved, date, flags]) =>
+        createHash("sha256")
+          .update(JSON.stringify([bundleHash, resolved, date, flags, CONTAINER_CLASS]))
+          .digest("hex"),
+      );
     const plan = new DurableObjectMigrations(
       `${name}-migrations`,
       {

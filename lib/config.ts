@@ -168,6 +168,13 @@ export const SETTINGS = {
     matching(/^\d{4}-\d{2}-\d{2}$/, "a date like 2026-11-01"),
     "Workers runtime compatibility date of the Worker.",
   ),
+  "cloudflare.compatibilityFlags": setting(
+    { type: "array", items: STRING },
+    z.array(matching(/^[a-z0-9_]+$/, "a flag like nodejs_compat"), {
+      error: "must be a list of compatibility flags, e.g. [nodejs_compat], or []",
+    }),
+    "Workers runtime compatibility flags of the Worker (the Worker's code needs none today).",
+  ),
   "cloudflare.containerName": setting(
     STRING,
     matching(/^[a-z0-9][a-z0-9-]{0,62}$/, "a container application name: lowercase letters, digits and '-'"),

@@ -57,6 +57,12 @@ describe("stack config", () => {
     ).toEqual([`${KEY}cloudflare.rolloutStepPercentages: must increase step by step`]);
   });
 
+  it("names a malformed compatibility flag", () => {
+    expect(
+      problemsOf(alphaConfigWith({ [`${KEY}cloudflare.compatibilityFlags`]: '["Nodejs Compat"]' })),
+    ).toEqual([`${KEY}cloudflare.compatibilityFlags[0]: must be a flag like nodejs_compat`]);
+  });
+
   it("names an unknown key, at the top level and inside a secret entry", () => {
     expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.maxInstance`]: "3" }))).toEqual([
       `${KEY}cloudflare.maxInstance: is not a known setting; remove it or fix its spelling (the README lists every setting)`,
