@@ -134,6 +134,10 @@ describe(".github/workflows", () => {
     expect(deploy.on).toEqual({ push: { branches: ["main"] } });
     expect(deploy.concurrency).toEqual({ group: "deploy-alpha", "cancel-in-progress": false });
     expect(deploy.jobs.deploy.environment).toBe("alpha");
+    const pulumiSdk = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).dependencies[
+      "@pulumi/pulumi"
+    ];
+    expect(deploy.jobs.deploy.steps.at(-1).with["pulumi-version"]).toBe(pulumiSdk);
     const sbom = readYaml(join(REPO_ROOT, ".github/workflows/generate-sbom.yml")) as any;
     expect(sbom.on).toEqual({ push: { tags: ["v*"] } });
   });
