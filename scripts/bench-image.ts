@@ -103,7 +103,8 @@ function main(): void {
     );
   } finally {
     fresh.stop();
-    rmSync(dirname(basesTar), { recursive: true, force: true });
+    for (const temporary of [dirname(basesTar), dirname(dockerfile), context])
+      rmSync(temporary, { recursive: true, force: true });
   }
 }
 

@@ -1,9 +1,9 @@
 // AppImage under the mock runtime, with Cloudflare's registry-credentials API as a contract-faithful local server.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUnknownValue } from "../lib/plan/mock-runtime";
 import { REPO_ROOT } from "./support/alpha";
 import { type RecordedRun, recordRun } from "./support/record";
@@ -23,8 +23,14 @@ const versionJson = () => JSON.parse(readFileSync(join(REPO_ROOT, "infra/docker/
 const run = (env: Record<string, string>, cwd?: string) =>
   recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder", ...env }, cwd);
 
+const clones: string[] = [];
+afterAll(() => {
+  for (const clone of clones) rmSync(clone, { recursive: true, force: true });
+});
+
 function cleanClone(): string {
   const clone = mkdtempSync(join(tmpdir(), "app-image-"));
+  clones.push(clone);
   execFileSync("git", ["clone", "--quiet", REPO_ROOT, clone]);
   // The program bundles the Worker from the checkout it runs in; node_modules is gitignored.
   symlinkSync(join(REPO_ROOT, "node_modules"), join(clone, "node_modules"));

@@ -1,7 +1,7 @@
 // The secret hop end to end without Cloudflare: the program's Worker bindings for the alpha manifest, the
 // Worker's env-to-container mapping, then the real app_supervisor.py as PID 1 of the real app image,
 // with stub children that dump what they see.
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,6 +63,7 @@ describe.skipIf(skipReason)(
 
     afterAll(() => {
       if (container) run("rm", "-f", container);
+      rmSync(out, { recursive: true, force: true });
     });
 
     it("gives each env secret, under its name, to exactly the children of its scope", () => {

@@ -5,8 +5,8 @@
  * SPECTRAL_SKIP_CONTAINERS=1 is set explicitly.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { REPO_ROOT } from "../support/alpha";
 import {
@@ -52,8 +52,11 @@ export default function setup(project: TestProject): void {
   }
   execFileSync("bash", [join(REPO_ROOT, "infra/docker/build-version.sh")], { cwd: REPO_ROOT });
   const standins = buildStandins(engine, REPO_ROOT);
-  for (const name of IMAGES)
-    buildImage(engine, standinDockerfile(REPO_ROOT, name, standins), REPO_ROOT, imageTag(name));
+  for (const name of IMAGES) {
+    const dockerfile = standinDockerfile(REPO_ROOT, name, standins);
+    buildImage(engine, dockerfile, REPO_ROOT, imageTag(name));
+    rmSync(dirname(dockerfile), { recursive: true, force: true });
+  }
   project.provide("containers", {
     dockerHost: engine.dockerHost,
     versionJson: readFileSync(join(REPO_ROOT, "infra/docker/version.json"), "utf8"),
