@@ -34,13 +34,16 @@ export = async () => {
     name: config["cloudflare.containerName"],
   });
 
+  // What the container receives through the Worker: its fingerprint decides whether a generation is new.
+  const containerBindings = secrets.values.apply((values) => workerSecretBindings(config.secrets, values));
+
   const generation = new DeploymentGeneration("app-generation", {
     stack: pulumi.getStack(),
     service: "app",
     imageDigest: image.digestReference,
     gitSha: image.version.sha,
-    fingerprint: secrets.values.apply((values) =>
-      deploymentFingerprint(workerSecretBindings(config.secrets, values), {
+    fingerprint: containerBindings.apply((bindings) =>
+      deploymentFingerprint(bindings, {
         instanceType: config["cloudflare.instanceType"],
         maxInstances: config["cloudflare.maxInstances"],
         sleepAfter: config["cloudflare.sleepAfter"],
@@ -55,7 +58,7 @@ export = async () => {
     compatibilityDate: config["cloudflare.compatibilityDate"],
     compatibilityFlags: config["cloudflare.compatibilityFlags"],
     sleepAfter: config["cloudflare.sleepAfter"],
-    secretBindings: secrets.values.apply((values) => workerSecretBindings(config.secrets, values)),
+    secretBindings: containerBindings,
     generation: generation.generation,
     repoRoot: ".",
   });
