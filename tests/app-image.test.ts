@@ -6,17 +6,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUnknownValue } from "../lib/plan/mock-runtime";
 import { REPO_ROOT } from "./support/alpha";
-import { type RecordedRun, recordRun } from "./support/record";
+import { type RecordedRun, recordRun, registered } from "./support/record";
 
 const IMAGE = "docker:index/image:Image";
 const GENERATION = "pulumi-nodejs:dynamic/spectral:DeploymentGeneration";
 const REPOSITORY = "registry.cloudflare.com/0000000000000000000000000000a1fa/spectral-alpha-app";
 
-const resource = (recorded: RecordedRun, type: string) => {
-  const found = recorded.resources.find((each) => each.type === type);
-  if (!found) throw new Error(`no ${type} registered; stderr: ${recorded.stderr}`);
-  return found.inputs as Record<string, unknown>;
-};
+const resource = (recorded: RecordedRun, type: string) => registered(recorded, type).inputs;
 const versionJson = () => JSON.parse(readFileSync(join(REPO_ROOT, "infra/docker/version.json"), "utf8"));
 
 /** Placeholder secrets: this file is about the image, not 1Password. */

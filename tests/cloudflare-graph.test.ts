@@ -1,9 +1,9 @@
 // The Cloudflare part of the resource graph under the mock runtime (fake Cloudflare API for the registry).
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../lib/config";
-import { isUnknownValue, type RecordedResource } from "../lib/plan/mock-runtime";
+import { isUnknownValue } from "../lib/plan/mock-runtime";
 import { alphaConfig } from "./support/alpha";
-import { type RecordedRun, recordRun } from "./support/record";
+import { type RecordedRun, recordRun, registered } from "./support/record";
 
 const TYPES = {
   image: "docker:index/image:Image",
@@ -18,13 +18,8 @@ const TYPES = {
 const manifest = parseStackConfig(alphaConfig()).secrets;
 
 const update = () => recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
-function find(run: RecordedRun, type: string): RecordedResource {
-  const found = run.resources.find((resource) => resource.type === type);
-  if (!found) throw new Error(`${type} not registered: ${run.stderr}`);
-  return found;
-}
 // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON; each test asserts the shape it reads.
-const inputs = (run: RecordedRun, type: string) => find(run, type).inputs as Record<string, any>;
+const inputs = (run: RecordedRun, type: string) => registered(run, type).inputs as Record<string, any>;
 type Binding = { type: string; name: string; text?: string; className?: string };
 
 describe("Cloudflare resources (update under mocks)", () => {
@@ -78,10 +73,10 @@ describe("Cloudflare resources (update under mocks)", () => {
     const application = inputs(first, TYPES.application);
     expect(application).toMatchObject({ image: digest, generation: 1, rolloutStepPercentages: [10, 100] });
     // The application waits for the whole Worker component: version and deployment included.
-    const dependencies = find(first, TYPES.application).dependencies;
+    const dependencies = registered(first, TYPES.application).dependencies;
     for (const type of [TYPES.version, TYPES.deployment, TYPES.generation, TYPES.image])
-      expect(dependencies, type).toContain(find(first, type).urn);
-    expect(find(first, TYPES.version).dependencies).toContain(find(first, TYPES.generation).urn);
+      expect(dependencies, type).toContain(registered(first, type).urn);
+    expect(registered(first, TYPES.version).dependencies).toContain(registered(first, TYPES.generation).urn);
   });
 
   it("is stable: a second update on the same commit and secrets changes no Worker, version, deployment, generation or application input", () => {

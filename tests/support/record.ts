@@ -35,3 +35,10 @@ export function recordRun(env: Record<string, string>, cwd = REPO_ROOT): Recorde
       : { resources: [], outputs: {}, onePasswordCalls: 0, cloudflareRequests: [], issuedPasswords: [] };
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, ...parsed };
 }
+
+/** The first resource of `type` the run registered; fails with the run's stderr when there is none. */
+export function registered(run: RecordedRun, type: string): RecordedResource {
+  const found = run.resources.find((resource) => resource.type === type);
+  if (!found) throw new Error(`no ${type} registered; stderr: ${run.stderr}`);
+  return found;
+}
