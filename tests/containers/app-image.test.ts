@@ -2,12 +2,19 @@
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { DOCKER, imageTag } from "../support/image-builds";
-import { type Container, freePort, processes, run, setup, skipReason, start, waitForHttp } from "./run";
+import {
+  type Container,
+  freePort,
+  processes,
+  removeStarted,
+  run,
+  setup,
+  skipReason,
+  start,
+  waitForHttp,
+} from "./run";
 
-const started: Container[] = [];
-afterEach(() => {
-  for (const container of started.splice(0)) container.remove();
-});
+afterEach(removeStarted);
 
 /** The app container with its API on a free loopback port (host networking) and a short stop grace. */
 async function startApp(env: Record<string, string> = {}): Promise<{ container: Container; base: string }> {
@@ -17,7 +24,6 @@ async function startApp(env: Record<string, string> = {}): Promise<{ container: 
     SPECTRAL_WORKERS_INTERVAL_SECONDS: "1",
     ...env,
   });
-  started.push(container);
   const base = `http://127.0.0.1:${port}`;
   await waitForHttp(`${base}/health`);
   return { container, base };

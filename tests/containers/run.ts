@@ -29,16 +29,27 @@ export interface Container {
   remove(): void;
 }
 
-/** Starts `image` detached with `env` (and `command` instead of its CMD); remove it when done. */
+const started: Container[] = [];
+
+/**
+ * Starts `image` detached with `env` (and `command` instead of its CMD). Test files remove what they
+ * started with `afterEach(removeStarted)`.
+ */
 export function start(image: ImageName, env: Record<string, string>, command: string[] = []): Container {
   const environment = Object.entries(env).flatMap(([name, value]) => ["-e", `${name}=${value}`]);
   const id = run("run", "-d", "--network", "host", ...environment, imageTag(image), ...command);
-  return {
+  const container: Container = {
     id,
     exec: (script) => run("exec", id, "sh", "-c", script),
     logs: () => containerLogs(engine(), id),
     remove: () => void run("rm", "-f", id),
   };
+  started.push(container);
+  return container;
+}
+
+export function removeStarted(): void {
+  for (const container of started.splice(0)) container.remove();
 }
 
 /** Polls `url` until it answers 200, or fails after `seconds`. */
