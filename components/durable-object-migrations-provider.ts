@@ -63,10 +63,9 @@ export const durableObjectMigrationsProvider: DurableObjectMigrationsProvider = 
   },
 
   async diff(_id: string, olds: DurableObjectMigrationsOutputs, news: DurableObjectMigrationsInputs) {
-    const replaces = (["accountId", "scriptName", "versionHash"] as const).filter(
-      (key) => olds[key] !== news[key],
+    const replaces = (["accountId", "scriptName", "history", "versionHash"] as const).filter(
+      (key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]),
     );
-    if (JSON.stringify(olds.history) !== JSON.stringify(news.history)) replaces.push("history" as never);
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
   },
 
