@@ -9,17 +9,26 @@ export const README_END = "<!-- config-reference:end -->";
 
 type Declaration = { type: string; items?: { type: string }; description: string };
 
-/** The `config:` block of Pulumi.yaml: every setting Pulumi's project config types can express. */
+/**
+ * How Pulumi.yaml names a setting. The CLI reads a declared key as a property path
+ * (pkg/workspace/config.go: `stackConfig.Get(key, true)`), so a dotted name is quoted as one path
+ * segment; stack files and `pulumi config set` keep the plain name.
+ */
+export function declaredKey(key: string): string {
+  return key.includes(".") ? `["${key}"]` : key;
+}
+
+/** The `config:` block of Pulumi.yaml: every setting, with its Pulumi type. */
 export function pulumiConfigDeclarations(): Record<string, Declaration> {
   return Object.fromEntries(
-    Object.entries(SETTINGS)
-      .filter(([, setting]) => setting.pulumi !== undefined)
-      .map(([key, setting]) => [key, { ...setting.pulumi, description: setting.description } as Declaration]),
+    Object.entries(SETTINGS).map(([key, setting]) => [
+      declaredKey(key),
+      { ...setting.pulumi, description: setting.description } as Declaration,
+    ]),
   );
 }
 
-function typeLabel(declared: PulumiConfigType | undefined): string {
-  if (!declared) return "list of objects";
+function typeLabel(declared: PulumiConfigType): string {
   return declared.type === "array" ? `array of ${declared.items.type}` : declared.type;
 }
 

@@ -1,9 +1,11 @@
 /**
  * The stack's settings: one zod schema, parsed once, every problem reported together.
  *
- * Each setting is a flat project key (`spectral-infra:cloudflare.maxInstances`) so that Pulumi.yaml can
- * declare its type: Pulumi's project config types are string, integer, boolean and arrays of those.
- * The secrets manifest is a list of objects, which Pulumi cannot type; zod alone checks it.
+ * Each setting is a flat project key (`spectral-infra:cloudflare.maxInstances`), declared in Pulumi.yaml
+ * with its Pulumi type so that the CLI checks presence and type before the program starts. Pulumi.yaml
+ * quotes the dotted names (`'["cloudflare.maxInstances"]'`): the CLI reads a declared key as a property
+ * path, and an unquoted dot would mean a `cloudflare` object with a `maxInstances` field.
+ * Pulumi types only the shape of the secrets manifest (a list of objects); zod checks the rest.
  */
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
@@ -17,22 +19,18 @@ import { DEPLOY_DATABASE_URL } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
 
-/** How Pulumi.yaml declares a setting's type; `undefined` for values Pulumi's type system cannot express. */
+/** How Pulumi.yaml declares a setting's type (the project schema's configTypeDeclaration). */
 export type PulumiConfigType =
   | { type: "string" | "integer" | "boolean" }
-  | { type: "array"; items: { type: "string" | "integer" } };
+  | { type: "array"; items: { type: "string" | "integer" | "object" } };
 
 interface Setting<S extends z.ZodType> {
   schema: S;
   description: string;
-  pulumi: PulumiConfigType | undefined;
+  pulumi: PulumiConfigType;
 }
 
-function setting<S extends z.ZodType>(
-  pulumi: PulumiConfigType | undefined,
-  schema: S,
-  description: string,
-): Setting<S> {
+function setting<S extends z.ZodType>(pulumi: PulumiConfigType, schema: S, description: string): Setting<S> {
   return { schema, description, pulumi };
 }
 
@@ -165,7 +163,17 @@ export const SETTINGS = {
   ),
   "cloudflare.compatibilityDate": setting(
     STRING,
-    matching(/^\d{4}-\d{2}-\d{2}$/, "a date like 2026-11-01"),
+    z.string({ error: "must be a string: a date like 2026-11-01" }).superRefine((date, ctx) => {
+      if (/^\d{4}-\d{2}-\d{2}$/.test(date)) return;
+      // The CLI's YAML reader turns an unquoted date into Go's timestamp text: say so.
+      const timestamp = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/.test(date);
+      ctx.addIssue({
+        code: "custom",
+        message: timestamp
+          ? 'must be a quoted date: YAML read the unquoted date as a timestamp; write "2026-11-01"'
+          : "must be a date like 2026-11-01",
+      });
+    }),
     "Workers runtime compatibility date of the Worker.",
   ),
   "cloudflare.compatibilityFlags": setting(
@@ -230,7 +238,7 @@ export const SETTINGS = {
     "1Password reference to the deploy role's PostgreSQL URL, used to allocate deployment generations.",
   ),
   secrets: setting(
-    undefined,
+    { type: "array", items: { type: "object" } },
     secretsManifest,
     "Secrets manifest: a list of { name, reference, targets, kind, fileName?, scope } (see the README).",
   ),

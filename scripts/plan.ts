@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   });
   const stack = values.stack;
   const stackFile = readStackFile(PROJECT_DIR, stack);
+  for (const notice of stackFile.notices)
+    process.stderr.write(`plan: notice: Pulumi.${stack}.yaml: ${notice}\n`);
   const run = await runProgram({ stack, preview: true, ...stackFile }, async () => require("../index"));
   const plan = buildPlan(PROJECT, stack, run);
   process.stdout.write(values.json ? `${JSON.stringify(plan, null, 2)}\n` : renderPlanText(plan));

@@ -2,9 +2,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import type { Plan } from "../lib/plan/render";
-import { REPO_ROOT } from "./support/alpha";
+import { REPO_ROOT, stackFileText } from "./support/alpha";
 
 /** The README's main-job command, as an operator runs it. */
 function plan(...args: string[]) {
@@ -16,7 +16,7 @@ const extraStackFiles: string[] = [];
 function writeStack(stack: string, config: Record<string, unknown>): void {
   const file = join(REPO_ROOT, `Pulumi.${stack}.yaml`);
   extraStackFiles.push(file);
-  writeFileSync(file, stringify({ config }));
+  writeFileSync(file, stackFileText({ config }));
 }
 
 afterEach(() => {

@@ -2,11 +2,11 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { parseStackConfig } from "../lib/config";
 import { deploymentFingerprint } from "../lib/deploy/fingerprint";
 import { workerSecretBindings } from "../lib/secrets/bindings";
-import { alphaConfig, REPO_ROOT } from "./support/alpha";
+import { alphaConfig, REPO_ROOT, stackFileText } from "./support/alpha";
 import { recordRun } from "./support/record";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
@@ -115,7 +115,7 @@ describe("renaming or removing a GitHub-targeted secret", () => {
     const stack = parse(readFileSync(stackFile, "utf8"));
     change(stack.config["spectral-infra:secrets"]);
     const file = join(dir, `Pulumi.${name}.yaml`);
-    writeFileSync(file, stringify(stack));
+    writeFileSync(file, stackFileText(stack));
     const recorded = recordRun({ RECORD_STACK_FILE: file, SPECTRAL_SECRET_SOURCE: "placeholder" });
     expect(recorded.stderr).toBe("");
     return recorded.resources
