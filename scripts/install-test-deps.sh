@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the test suites need beyond Node: the PostgreSQL server binaries (the suites start a throwaway
 # cluster), Debian's Docker engine and debootstrap (the container suite builds real images on local
-# stand-in bases), and the Python test tools. Installs only what is missing; apt needs root (or sudo).
+# stand-in bases), the Python test tools, and the Pulumi CLI built from the Go module proxy (the engine
+# suite). Installs only what is missing; apt needs root (or sudo).
 set -euo pipefail
 
 missing=()
@@ -31,3 +32,6 @@ tools="$(cd "$(dirname "$0")/.." && pwd)/.tools/bin"
 if ! "$tools/actionlint" --version 2>/dev/null | grep -qx "$actionlint_version"; then
   GOBIN="$tools" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version"
 fi
+
+# The Pulumi CLI for `pnpm test:engine`, cached outside the work tree by version.
+bash "$(dirname "$0")/install-pulumi.sh"

@@ -49,8 +49,15 @@ export interface FakeCloudflare {
   namespaces: { id: string; name: string; script: string; class: string; use_sqlite: boolean }[];
   applications: Map<string, FakeApplication>;
   rollouts: { applicationId: string; body: Record<string, unknown> }[];
-  /** Answers the next matching request with this status and error instead. */
-  failNext?: { method: string; pathPattern: RegExp; status: number; code: number; message: string };
+  /** Answers the next matching request (the next `times`, default 1) with this status and error instead. */
+  failNext?: {
+    method: string;
+    pathPattern: RegExp;
+    status: number;
+    code: number;
+    message: string;
+    times?: number;
+  };
   close(): Promise<void>;
 }
 
@@ -308,7 +315,8 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
     }
     const failure = fake.failNext;
     if (failure && failure.method === method && failure.pathPattern.test(url.pathname)) {
-      fake.failNext = undefined;
+      failure.times = (failure.times ?? 1) - 1;
+      if (failure.times <= 0) fake.failNext = undefined;
       send(response, { status: failure.status, errors: [{ code: failure.code, message: failure.message }] });
       return;
     }

@@ -1,0 +1,138 @@
+// The project's dynamic providers under the real Pulumi engine (CLI v3.274.1, inline Automation API program),
+// against real PostgreSQL and the Cloudflare API stand-in (tests/support/fake-cloudflare.ts).
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CONTAINER_CLASS } from "../../components/container-worker";
+import { FAKE_TOKEN } from "../support/fake-cloudflare";
+import { DEPLOYER_PASSWORD } from "../support/postgres";
+import { engineMissing } from "./harness";
+import { type EngineInputs, imageReference } from "./program";
+import { EngineScenario, SECRET_VALUES } from "./scenario";
+
+const setup = inject("postgres");
+const database = "database" in setup ? setup.database : undefined;
+const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+
+describe.skipIf(missing !== undefined)(
+  "real Pulumi engine: generation, migrations and container application (real PostgreSQL, Cloudflare stand-in)",
+  () => {
+    let scenario: EngineScenario;
+    let base: EngineInputs;
+    const up = async (inputs: EngineInputs) => (await scenario.stack(inputs)).up();
+
+    beforeAll(async () => {
+      scenario = await EngineScenario.start(database);
+      base = scenario.inputs();
+    });
+    afterAll(async () => scenario?.close());
+
+    it("preview writes nothing: no database row, no Cloudflare write", async () => {
+      const preview = await (await scenario.stack(base)).preview();
+      expect(preview.changeSummary).toMatchObject({ create: 4 });
+      expect(await scenario.generations()).toBe(0);
+      expect(scenario.writes()).toBe(0);
+    });
+
+    it("up creates every resource: one generation row, one application", async () => {
+      const result = await up(base);
+      expect(result.summary.result).toBe("succeeded");
+      expect(result.summary.resourceChanges).toMatchObject({ create: 4 });
+      expect(await scenario.generations()).toBe(1);
+      expect([...scenario.fake.applications.keys()]).toEqual([result.outputs.applicationId.value]);
+      expect(result.outputs.pendingMigrations.value).toEqual({
+        newTag: "v1",
+        steps: [{ newSqliteClasses: [CONTAINER_CLASS] }],
+      });
+    });
+
+    it("a second up is 0 changes by the engine's own count, and writes nothing", async () => {
+      const before = { rows: await scenario.generations(), writes: scenario.writes() };
+      const result = await up(base);
+      expect(result.summary.resourceChanges).toEqual({ same: 4 });
+      expect(await scenario.generations()).toBe(before.rows);
+      expect(scenario.writes()).toBe(before.writes);
+    });
+
+    it("a new image replaces the generation and the migrations decision, and updates the application with one rollout", async () => {
+      const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
+      const changed = { ...base, image: imageReference("2"), gitSha: "2222222" };
+      const result = await up(changed);
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 2, update: 1 });
+      expect(await scenario.generations()).toBe(before.rows + 1);
+      expect(scenario.fake.rollouts).toHaveLength(before.rollouts + 1);
+      expect(scenario.fake.rollouts.at(-1)?.body).toMatchObject({
+        target_configuration: { image: imageReference("2") },
+      });
+      base = changed;
+    });
+
+    it("a rotated secret replaces the generation (new fingerprint) and rolls out the same image", async () => {
+      const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
+      const rotated = { ...base, secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_engine_rotated_4410" } };
+      const result = await up(rotated);
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 2, update: 1 });
+      expect(await scenario.generations()).toBe(before.rows + 1);
+      expect(scenario.fake.rollouts).toHaveLength(before.rollouts + 1);
+      base = rotated;
+    });
+
+    it("new rollout steps update the application in place: no new generation, no rollout, no Cloudflare write", async () => {
+      const before = { rows: await scenario.generations(), writes: scenario.writes() };
+      const changed = { ...base, rolloutStepPercentages: [25, 100] };
+      const result = await up(changed);
+      expect(result.summary.resourceChanges).toEqual({ same: 3, update: 1 });
+      expect(await scenario.generations()).toBe(before.rows);
+      expect(scenario.writes()).toBe(before.writes);
+      base = changed;
+    });
+
+    it("a Cloudflare 500 on the application create fails the up; the next up converges with no duplicate generation and no orphan", async () => {
+      await (await scenario.stack(base)).destroy();
+      expect(scenario.fake.applications.size).toBe(0);
+      const before = await scenario.generations();
+      // Three answers: the first try and the SDK's two retries.
+      scenario.fake.failNext = {
+        method: "POST",
+        pathPattern: /containers\/applications$/,
+        status: 500,
+        code: 10002,
+        message: "internal error",
+        times: 3,
+      };
+      await expect(up(base)).rejects.toThrow(
+        /Cloudflare API 500 \[code 10002: internal error\] while creating application/,
+      );
+      expect(await scenario.generations()).toBe(before + 1);
+      const retried = await up(base);
+      expect(retried.summary.resourceChanges).toEqual({ same: 3, create: 1 });
+      expect(await scenario.generations()).toBe(before + 1);
+      expect(scenario.fake.applications.size).toBe(1);
+    });
+
+    it("pulumi stack export holds no secret value in plaintext", async () => {
+      // The CLI itself: the Automation API's exportStack asks for --show-secrets.
+      const { workDir } = (await scenario.stack(base)).workspace;
+      const run = await scenario.sandbox.cli(workDir, ["stack", "export", "--stack", "engine"]);
+      expect(run.code, run.stderr).toBe(0);
+      for (const value of [
+        DEPLOYER_PASSWORD,
+        scenario.database.deployerUrl,
+        FAKE_TOKEN,
+        ...Object.values(base.secrets),
+        ...Object.values(SECRET_VALUES),
+      ]) {
+        expect(run.stdout).not.toContain(value);
+      }
+      expect(run.stdout).toContain("ciphertext");
+    });
+
+    it("destroy removes the application and keeps every core.deployments row", async () => {
+      const before = await scenario.generations();
+      const result = await (await scenario.stack(base)).destroy();
+      expect(result.summary.resourceChanges).toEqual({ delete: 4 });
+      expect(scenario.fake.applications.size).toBe(0);
+      expect(await scenario.generations()).toBe(before);
+    });
+  },
+);
+
+if (missing) console.warn(`\nSKIPPED: real Pulumi engine suite: ${missing}\n`);
