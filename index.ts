@@ -11,7 +11,7 @@ import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
 import { readStackConfig } from "./lib/config";
 import { deploymentFingerprint } from "./lib/deploy/fingerprint";
-import { workerSecretBindings } from "./lib/secrets/bindings";
+import { workerBindingSlots, workerSecretBindings } from "./lib/secrets/bindings";
 import { resolveStackSecrets, secretSourceFromEnvironment } from "./lib/secrets/resolve";
 
 export = async () => {
@@ -58,8 +58,13 @@ export = async () => {
     compatibilityDate: config["cloudflare.compatibilityDate"],
     compatibilityFlags: config["cloudflare.compatibilityFlags"],
     sleepAfter: config["cloudflare.sleepAfter"],
+    instances: config["cloudflare.instances"],
+    bindingSlots: workerBindingSlots(config.secrets),
     secretBindings: containerBindings,
     generation: generation.generation,
+    gitSha: image.version.sha,
+    workersDev: config["cloudflare.workersDev"],
+    customDomain: config["cloudflare.customDomain"],
     repoRoot: ".",
   });
 
@@ -76,13 +81,14 @@ export = async () => {
       rolloutStepPercentages: config["cloudflare.rolloutStepPercentages"],
       generation: generation.generation,
     },
-    // The application binds to the Durable Object namespace that the deployed Worker version creates.
+    // The application binds to the Durable Object namespace that the Worker's upload creates.
     { dependsOn: [worker] },
   );
 
   return {
     workerName: config["cloudflare.workerName"],
-    workerVersionId: worker.versionId,
+    url: worker.url,
+    durableObjectNamespaceId: worker.namespaceId,
     containerApplicationId: container.applicationId,
     githubEnvironmentSecretNames: githubEnvironment.secretNames,
     imageName: image.imageName,

@@ -1,11 +1,10 @@
-import { createHash } from "node:crypto";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { WorkerBinding } from "../lib/secrets/bindings";
 import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import { bundleWorker, WORKER_MODULE } from "../lib/worker/bundle";
-import { DurableObjectMigrations } from "./durable-object-migrations";
-import type { DurableObjectMigration } from "./durable-object-migrations-provider";
+import { type ScriptBindingInput, WorkerScript } from "./worker-script";
+import type { DurableObjectMigration } from "./worker-script-provider";
 
 /** The Durable Object class that owns the container, exported by worker/src/index.ts. */
 export const CONTAINER_CLASS = "SpectralApp";
@@ -14,120 +13,125 @@ export const DURABLE_OBJECT_MIGRATIONS: DurableObjectMigration[] = [
   // Containers need SQLite-backed Durable Objects.
   { tag: "v1", newSqliteClasses: [CONTAINER_CLASS] },
 ];
+/** The cron trigger that keeps every instance awake and cut over: every minute. */
+export const WAKE_SCHEDULE = "* * * * *";
 
 export interface ContainerWorkerArgs {
   /** Cloudflare account that owns the Worker. */
   accountId: string;
   /** The Worker's script name. */
   workerName: string;
-  /** Workers runtime compatibility date. */
+  /** Workers runtime compatibility date and flags. */
   compatibilityDate: string;
-  /** Workers runtime compatibility flags. */
   compatibilityFlags: string[];
   /** How long an idle container lives, e.g. "10m". */
   sleepAfter: string;
-  /** The container's secret bindings (one secret_text each, plus the plain-text layout); a Pulumi secret. */
+  /** Named container instances serving the API; the cron trigger keeps each awake. */
+  instances: number;
+  /** The container's bindings by name and type (workerBindingSlots), known before any value. */
+  bindingSlots: Pick<WorkerBinding, "type" | "name">[];
+  /** The same bindings with their values (workerSecretBindings); a Pulumi secret. */
   secretBindings: pulumi.Output<WorkerBinding[]>;
-  /** The deployment generation the container runs: the plain-text SPECTRAL_GENERATION binding. */
+  /** The deployment generation the container must run: the plain-text SPECTRAL_GENERATION binding. */
   generation: pulumi.Input<number>;
+  /** The commit the image was built from: the container's /health must report it. */
+  gitSha: pulumi.Input<string>;
+  /** Enable the workers.dev subdomain. */
+  workersDev: boolean;
+  /** A custom domain to serve on, or "" for none. */
+  customDomain: string;
   /** The repository checkout holding worker/src (bundled during the program run). */
   repoRoot: string;
 }
 
 /**
- * The Worker that fronts the app container and carries its secrets (the secret hop): a Worker, one
- * immutable WorkerVersion per change of code, bindings or generation, and a deployment sending all
- * traffic to it. The bundle is deterministic, so a no-op update creates no version.
+ * The Worker that fronts the app container and carries its secrets (the secret hop): the script, uploaded
+ * whole with its container class and migrations; its workers.dev subdomain and custom domain; and a cron
+ * trigger that wakes every instance each minute, so the app runs with nobody calling it and a new
+ * generation reaches running containers (the Durable Object restarts a container started for an older one).
  */
 export class ContainerWorker extends pulumi.ComponentResource {
-  /** The Worker version now serving 100% of traffic. */
-  public readonly versionId: pulumi.Output<string>;
+  /** The Durable Object namespace of the container class: the container application binds to it. */
+  public readonly namespaceId: pulumi.Output<string>;
+  /** Where the API answers: the custom domain if set, else workers.dev. */
+  public readonly url: pulumi.Output<string>;
   /** The Durable Object class whose namespace the container application binds to. */
   public readonly className = CONTAINER_CLASS;
 
   constructor(name: string, args: ContainerWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spectral:cloudflare:ContainerWorker", name, {}, opts);
+    const script = this.uploadScript(name, args);
+    const routes = this.route(name, args, script);
+    new cloudflare.WorkersCronTrigger(
+      `${name}-wake`,
+      { accountId: args.accountId, scriptName: args.workerName, schedules: [{ cron: WAKE_SCHEDULE }] },
+      { parent: this, dependsOn: [script] },
+    );
+    this.namespaceId = script.namespaceId;
+    this.url = args.customDomain
+      ? pulumi.output(`https://${args.customDomain}`)
+      : pulumi.all([script.workersDevUrl, ...routes.map((route) => route.urn)]).apply(([url]) => url);
+    this.registerOutputs({ namespaceId: this.namespaceId, url: this.url });
+  }
+
+  private uploadScript(name: string, args: ContainerWorkerArgs): WorkerScript {
     const bundle = bundleWorker(args.repoRoot);
-    const worker = new cloudflare.Worker(
-      `${name}-worker`,
-      { accountId: args.accountId, name: args.workerName, observability: { enabled: true } },
-      { parent: this },
-    );
-    const bindings = versionBindings(args);
-    const migrations = this.pendingMigrations(name, args, bundle.sha256, bindings);
-    const version = new cloudflare.WorkerVersion(
-      `${name}-version`,
-      {
-        accountId: args.accountId,
-        workerId: worker.id,
-        compatibilityDate: args.compatibilityDate,
-        compatibilityFlags: args.compatibilityFlags,
-        mainModule: WORKER_MODULE,
-        modules: [
-          {
-            name: WORKER_MODULE,
-            contentType: "application/javascript+module",
-            contentBase64: Buffer.from(bundle.code).toString("base64"),
-          },
-        ],
-        bindings,
-        containers: [{ className: CONTAINER_CLASS }],
-        migrations,
-      },
-      { parent: this },
-    );
-    new cloudflare.WorkersDeployment(
-      `${name}-deployment`,
-      {
-        accountId: args.accountId,
-        scriptName: args.workerName,
-        strategy: "percentage",
-        versions: [{ percentage: 100, versionId: version.id }],
-      },
-      { parent: this },
-    );
-    this.versionId = version.id;
-    this.registerOutputs({ versionId: this.versionId });
-  }
-
-  /** Migrations not yet applied to the Worker, decided once per new version (see the provider). */
-  private pendingMigrations(
-    name: string,
-    args: ContainerWorkerArgs,
-    bundleHash: string,
-    bindings: pulumi.Output<unknown[]>,
-  ): pulumi.Output<cloudflare.types.input.WorkerVersionMigrations | undefined> {
-    const versionHash = pulumi
-      .all([bindings, args.compatibilityDate, args.compatibilityFlags])
-      .apply(([resolved, date, flags]) =>
-        createHash("sha256")
-          .update(JSON.stringify([bundleHash, resolved, date, flags, CONTAINER_CLASS]))
-          .digest("hex"),
-      );
-    const plan = new DurableObjectMigrations(
-      `${name}-migrations`,
-      {
-        accountId: args.accountId,
-        scriptName: args.workerName,
-        history: DURABLE_OBJECT_MIGRATIONS,
-        versionHash,
-      },
-      { parent: this },
-    );
-    return plan.pending.apply((pending) => pending ?? undefined);
-  }
-}
-
-/** The Durable Object binding, the container's settings, the generation, and every secret. */
-function versionBindings(
-  args: ContainerWorkerArgs,
-): pulumi.Output<cloudflare.types.input.WorkerVersionBinding[]> {
-  return pulumi
-    .all([args.secretBindings, args.generation])
-    .apply(([secrets, generation]) => [
+    const bindingText = (binding: string) =>
+      args.secretBindings.apply((all) => all.find((each) => each.name === binding)?.text ?? "");
+    const bindings: ScriptBindingInput[] = [
       { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
       { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
-      { type: "plain_text", name: GENERATION_BINDING, text: String(generation) },
-      ...secrets,
-    ]);
+      { type: "plain_text", name: "SPECTRAL_INSTANCES", text: String(args.instances) },
+      { type: "plain_text", name: GENERATION_BINDING, text: pulumi.output(args.generation).apply(String) },
+      { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: args.gitSha },
+      ...args.bindingSlots.map(
+        (slot): ScriptBindingInput =>
+          slot.type === "secret_text"
+            ? { type: "secret_text", name: slot.name }
+            : { type: "plain_text", name: slot.name, text: pulumi.unsecret(bindingText(slot.name)) },
+      ),
+    ];
+    const secrets = Object.fromEntries(
+      args.bindingSlots
+        .filter((slot) => slot.type === "secret_text")
+        .map((slot) => [slot.name, bindingText(slot.name)]),
+    );
+    return new WorkerScript(
+      `${name}-script`,
+      {
+        accountId: args.accountId,
+        scriptName: args.workerName,
+        mainModule: WORKER_MODULE,
+        code: bundle.code,
+        compatibilityDate: args.compatibilityDate,
+        compatibilityFlags: args.compatibilityFlags,
+        bindings,
+        secrets,
+        containerClass: CONTAINER_CLASS,
+        migrations: DURABLE_OBJECT_MIGRATIONS,
+      },
+      { parent: this },
+    );
+  }
+
+  /** The workers.dev subdomain (on or off, as configured) and the optional custom domain. */
+  private route(name: string, args: ContainerWorkerArgs, script: WorkerScript): pulumi.Resource[] {
+    const subdomain = new cloudflare.WorkersScriptSubdomain(
+      `${name}-workers-dev`,
+      {
+        accountId: args.accountId,
+        scriptName: args.workerName,
+        enabled: args.workersDev,
+        previewsEnabled: false,
+      },
+      { parent: this, dependsOn: [script] },
+    );
+    if (!args.customDomain) return [subdomain];
+    const domain = new cloudflare.WorkersCustomDomain(
+      `${name}-domain`,
+      { accountId: args.accountId, hostname: args.customDomain, service: args.workerName },
+      { parent: this, dependsOn: [script] },
+    );
+    return [subdomain, domain];
+  }
 }

@@ -28,14 +28,25 @@ interface Setting<S extends z.ZodType> {
   schema: S;
   description: string;
   pulumi: PulumiConfigType;
+  /** The value when a stack leaves the key out; Pulumi.yaml declares it, so the CLI applies it too. */
+  default?: string | number | boolean;
 }
 
 function setting<S extends z.ZodType>(pulumi: PulumiConfigType, schema: S, description: string): Setting<S> {
   return { schema, description, pulumi };
 }
 
+/** A setting a stack may leave out. */
+function defaulted<S extends z.ZodType<string | number | boolean>>(
+  value: z.output<S> & (string | number | boolean),
+  { schema, ...rest }: Setting<S>,
+) {
+  return { ...rest, schema: schema.default(value as never), default: value };
+}
+
 const STRING = { type: "string" } as const;
 const INTEGER = { type: "integer" } as const;
+const BOOLEAN = { type: "boolean" } as const;
 
 function integerBetween(min: number, max: number) {
   const message = `must be a whole number between ${min} and ${max}`;
@@ -200,6 +211,41 @@ export const SETTINGS = {
     integerBetween(1, 100),
     "Most container instances the application may run at once.",
   ),
+  "cloudflare.instances": defaulted(
+    1,
+    setting(
+      INTEGER,
+      integerBetween(1, 100),
+      "Named container instances that serve the API (each runs its own set of workers); at most maxInstances.",
+    ),
+  ),
+  "cloudflare.workersDev": defaulted(
+    true,
+    setting(
+      BOOLEAN,
+      z.boolean({ error: "must be true or false" }),
+      "Serve the Worker on its workers.dev subdomain (https://<worker>.<account subdomain>.workers.dev).",
+    ),
+  ),
+  "cloudflare.customDomain": defaulted(
+    "",
+    setting(
+      STRING,
+      z.union(
+        [
+          z.literal(""),
+          matching(
+            /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+            'a lowercase hostname like api.example.com, or "" for none',
+          ),
+        ],
+        {
+          error: 'must be a lowercase hostname like api.example.com, or "" for none',
+        },
+      ),
+      "Custom domain the Worker answers on (a hostname in a zone of the account); empty for none.",
+    ),
+  ),
   "cloudflare.sleepAfter": setting(
     STRING,
     matching(/^\d+[smh]$/, "a duration like 30s, 10m or 1h"),
@@ -246,11 +292,28 @@ export const SETTINGS = {
 
 export type SettingKey = keyof typeof SETTINGS;
 
-const stackConfigSchema = z.strictObject(
-  Object.fromEntries(Object.entries(SETTINGS).map(([key, { schema }]) => [key, schema])) as {
-    [K in SettingKey]: (typeof SETTINGS)[K]["schema"];
-  },
-);
+const stackConfigSchema = z
+  .strictObject(
+    Object.fromEntries(Object.entries(SETTINGS).map(([key, { schema }]) => [key, schema])) as {
+      [K in SettingKey]: (typeof SETTINGS)[K]["schema"];
+    },
+  )
+  .superRefine((config, ctx) => {
+    if (config["cloudflare.instances"] > config["cloudflare.maxInstances"]) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cloudflare.instances"],
+        message: `must be at most cloudflare.maxInstances (${config["cloudflare.maxInstances"]})`,
+      });
+    }
+    if (!config["cloudflare.workersDev"] && config["cloudflare.customDomain"] === "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cloudflare.workersDev"],
+        message: "is false and cloudflare.customDomain is empty: nothing would reach the Worker; enable one",
+      });
+    }
+  });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 

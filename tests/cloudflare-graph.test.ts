@@ -1,21 +1,23 @@
 // The Cloudflare part of the resource graph under the mock runtime (fake Cloudflare API for the registry).
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../lib/config";
-import { isUnknownValue } from "../lib/plan/mock-runtime";
+import { isSecretValue, isUnknownValue } from "../lib/plan/mock-runtime";
 import { alphaConfig } from "./support/alpha";
 import { type RecordedRun, recordRun, registered } from "./support/record";
 
 const TYPES = {
   image: "docker:index/image:Image",
   generation: "pulumi-nodejs:dynamic/spectral:DeploymentGeneration",
-  worker: "cloudflare:index/worker:Worker",
-  version: "cloudflare:index/workerVersion:WorkerVersion",
-  deployment: "cloudflare:index/workersDeployment:WorkersDeployment",
-  migrations: "pulumi-nodejs:dynamic/spectral:DurableObjectMigrations",
+  script: "pulumi-nodejs:dynamic/spectral:WorkerScript",
+  subdomain: "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain",
+  cron: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
+  domain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
   application: "pulumi-nodejs:dynamic/spectral:ContainerApplication",
-  workerComponent: "spectral:cloudflare:ContainerWorker",
 };
 const manifest = parseStackConfig(alphaConfig()).secrets;
+const containerBindingNames = manifest
+  .filter((entry) => entry.targets.includes("container"))
+  .map((entry) => (entry.kind === "file" ? `SPECTRAL_FILE_${entry.name}` : entry.name));
 
 const update = () => recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
 // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON; each test asserts the shape it reads.
@@ -30,66 +32,85 @@ describe("Cloudflare resources (update under mocks)", () => {
     second = update();
   });
 
-  it("binds the container class's Durable Object namespace, settings, generation and one secret_text per container secret", () => {
-    const { secret: bindings } = inputs(first, TYPES.version).bindings as { secret: Binding[] };
-    expect(bindings.slice(0, 3)).toEqual([
+  it("uploads the Worker through the script upload, with every binding by name and type and no value in the list", () => {
+    const script = inputs(first, TYPES.script);
+    const bindings = script.bindings as Binding[];
+    expect(bindings.slice(0, 5)).toEqual([
       { type: "durable_object_namespace", name: "SPECTRAL_APP", className: "SpectralApp" },
       { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: "10m" },
+      { type: "plain_text", name: "SPECTRAL_INSTANCES", text: "1" },
       { type: "plain_text", name: "SPECTRAL_GENERATION", text: "1" },
+      { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: expect.stringMatching(/^[0-9a-f]{40}$/) },
     ]);
-    const secrets = bindings
-      .filter((binding) => binding.type === "secret_text")
-      .map((binding) => binding.name);
-    const expected = manifest
-      .filter((entry) => entry.targets.includes("container"))
-      .map((entry) => (entry.kind === "file" ? `SPECTRAL_FILE_${entry.name}` : entry.name));
-    expect(secrets).toEqual(expected);
-    expect(
-      bindings.filter((binding) => binding.type === "plain_text").map((binding) => binding.name),
-    ).toContain("SPECTRAL_SECRET_MANIFEST");
-  });
-
-  it("declares the container class and carries the SQLite migration for a Worker that has none", () => {
-    const version = inputs(first, TYPES.version);
-    expect(version.containers).toEqual([{ className: "SpectralApp" }]);
-    expect(version.migrations).toEqual({ newTag: "v1", steps: [{ newSqliteClasses: ["SpectralApp"] }] });
-    expect(version.mainModule).toBe("index.js");
-    expect(version.modules[0]).toMatchObject({
-      name: "index.js",
-      contentType: "application/javascript+module",
+    const secrets = bindings.filter((binding) => binding.type === "secret_text");
+    expect(secrets).toEqual(containerBindingNames.map((name) => ({ type: "secret_text", name })));
+    expect(bindings.at(-1)).toMatchObject({ type: "plain_text", name: "SPECTRAL_SECRET_MANIFEST" });
+    expect(script).toMatchObject({
+      containerClass: "SpectralApp",
+      mainModule: "index.js",
+      scriptName: "spectral-alpha",
     });
-    expect(inputs(first, TYPES.migrations).history).toEqual([
-      { tag: "v1", newSqliteClasses: ["SpectralApp"] },
-    ]);
+    expect(script.migrations).toEqual([{ tag: "v1", newSqliteClasses: ["SpectralApp"] }]);
   });
 
-  it("orders the deploy: image, then generation, then Worker version, then deployment, then container rollout", () => {
+  it("gives each secret binding its own secret input, so a rotation names the binding and never shows the value", () => {
+    const script = inputs(first, TYPES.script);
+    const secretInputs = Object.keys(script).filter((key) => key.startsWith("secret_"));
+    expect(secretInputs.sort()).toEqual(containerBindingNames.map((name) => `secret_${name}`).sort());
+    for (const key of secretInputs) expect(script[key], key).toEqual({ secret: expect.any(String) });
+    expect(JSON.stringify(script.bindings)).not.toContain("placeholder-");
+  });
+
+  it("turns the workers.dev subdomain on, wakes the Worker every minute, and makes no custom domain for alpha", () => {
+    expect(inputs(first, TYPES.subdomain)).toEqual({
+      accountId: "0000000000000000000000000000a1fa",
+      scriptName: "spectral-alpha",
+      enabled: true,
+      previewsEnabled: false,
+    });
+    expect(inputs(first, TYPES.cron).schedules).toEqual([{ cron: "* * * * *" }]);
+    expect(first.resources.some((resource) => resource.type === TYPES.domain)).toBe(false);
+    expect(first.outputs.url).toBe("https://spectral-alpha.spectral-test.workers.dev");
+  });
+
+  it("orders the deploy: image, then generation, then the Worker upload, then the container application", () => {
     const digest = first.outputs.imageDigest;
     expect(inputs(first, TYPES.generation).imageDigest).toBe(digest);
-    expect(inputs(first, TYPES.deployment)).toMatchObject({
-      strategy: "percentage",
-      versions: [{ percentage: 100, versionId: "app-worker-version-id" }],
-    });
     const application = inputs(first, TYPES.application);
     expect(application).toMatchObject({ image: digest, generation: 1, rolloutStepPercentages: [10, 100] });
-    // The application waits for the whole Worker component: version and deployment included.
     const dependencies = registered(first, TYPES.application).dependencies;
-    for (const type of [TYPES.version, TYPES.deployment, TYPES.generation, TYPES.image])
+    for (const type of [TYPES.script, TYPES.generation, TYPES.image])
       expect(dependencies, type).toContain(registered(first, type).urn);
-    expect(registered(first, TYPES.version).dependencies).toContain(registered(first, TYPES.generation).urn);
+    expect(registered(first, TYPES.script).dependencies).toContain(registered(first, TYPES.generation).urn);
+    for (const type of [TYPES.subdomain, TYPES.cron])
+      expect(registered(first, type).dependencies, type).toContain(registered(first, TYPES.script).urn);
   });
 
-  it("is stable: a second update on the same commit and secrets changes no Worker, version, deployment, generation or application input", () => {
-    for (const type of [
-      TYPES.worker,
-      TYPES.version,
-      TYPES.deployment,
-      TYPES.migrations,
-      TYPES.generation,
-      TYPES.application,
-    ]) {
+  it("is stable: a second update on the same commit and secrets changes no Worker, route, generation or application input", () => {
+    for (const type of [TYPES.script, TYPES.subdomain, TYPES.cron, TYPES.generation, TYPES.application]) {
       expect(inputs(second, type), type).toEqual(inputs(first, type));
     }
+  });
+});
+
+describe("Cloudflare resources with a custom domain and workers.dev off (update under mocks)", () => {
+  it("serves on the custom domain and turns the workers.dev subdomain off", () => {
+    const stack = parseStackConfig(alphaConfig());
+    expect(stack["cloudflare.customDomain"]).toBe("");
+    const run = recordRun({
+      SPECTRAL_SECRET_SOURCE: "placeholder",
+      RECORD_CONFIG_OVERRIDES: JSON.stringify({
+        "spectral-infra:cloudflare.customDomain": "api.spectral.example",
+        "spectral-infra:cloudflare.workersDev": "false",
+      }),
+    });
+    expect(inputs(run, TYPES.domain)).toEqual({
+      accountId: "0000000000000000000000000000a1fa",
+      hostname: "api.spectral.example",
+      service: "spectral-alpha",
+    });
+    expect(inputs(run, TYPES.subdomain).enabled).toBe(false);
+    expect(run.outputs.url).toBe("https://api.spectral.example");
   });
 });
 
@@ -97,8 +118,12 @@ describe("Cloudflare resources (preview under mocks)", () => {
   it("leaves what only an update can know unknown, and asks Cloudflare for nothing", () => {
     const preview = recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder", RECORD_PREVIEW: "true" });
     expect(preview.cloudflareRequests).toEqual([]);
-    expect(isUnknownValue(inputs(preview, TYPES.version).migrations)).toBe(true);
+    const bindings = inputs(preview, TYPES.script).bindings as Binding[];
+    expect(isUnknownValue(bindings.find((binding) => binding.name === "SPECTRAL_GENERATION")?.text)).toBe(
+      true,
+    );
     expect(isUnknownValue(inputs(preview, TYPES.application).generation)).toBe(true);
-    expect(isUnknownValue(preview.outputs.workerVersionId)).toBe(true);
+    expect(isUnknownValue(preview.outputs.url)).toBe(true);
+    expect(isSecretValue(preview.outputs.url)).toBe(false);
   });
 });

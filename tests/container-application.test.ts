@@ -174,6 +174,17 @@ describe("ContainerApplication provider (fake Cloudflare API)", () => {
     expect(writes()).toEqual([]);
   });
 
+  it("follows result_info to a namespace on the second page of the list (20 a page)", async () => {
+    const ours = fake.namespaces.splice(0);
+    for (let i = 0; i < 24; i++)
+      fake.namespaces.push({ ...ours[0], id: `other-${i}`, script: `other-worker-${i}`, name: `other-${i}` });
+    fake.namespaces.push(...ours);
+    const { outs } = await create();
+    expect(outs.namespaceId).toBe(NAMESPACE);
+    const pages = fake.requests.filter((request) => request.path.endsWith("/durable_objects/namespaces"));
+    expect(pages.length).toBeGreaterThanOrEqual(2);
+  });
+
   it("says the Worker must be deployed first when its namespace does not exist yet", async () => {
     fake.namespaces.length = 0;
     await expect(create()).rejects.toThrow(

@@ -62,10 +62,10 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     // Nothing is built, pushed or allocated: the digest and the generation are unknown until an update.
     expect(lines).toContain("  imageDigest: [unknown]");
     expect(lines).toContain("  generation: [unknown]");
-    expect(lines).toContain("  workerVersionId: [unknown]");
+    expect(lines).toContain("  url: [unknown]");
     expect(lines).toContain("  containerApplicationId: [unknown]");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
-      "Summary: 17 resources: 1 cloudflare:index/worker:Worker, 1 cloudflare:index/workersDeployment:WorkersDeployment, 1 cloudflare:index/workerVersion:WorkerVersion, 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:ContainerApplication, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi-nodejs:dynamic/spectral:DurableObjectMigrations, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:cloudflare:ContainerWorker, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
+      "Summary: 16 resources: 1 cloudflare:index/workersCronTrigger:WorkersCronTrigger, 1 cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain, 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:ContainerApplication, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi-nodejs:dynamic/spectral:WorkerScript, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:cloudflare:ContainerWorker, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
     ]);
   });
 

@@ -47,7 +47,7 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
   const first = run(before.file);
   const second = run(after.file);
 
-  it("changes only that secret's GitHub Environment secret, the generation's fingerprint and the Worker version", () => {
+  it("changes only that secret's GitHub Environment secret, the generation's fingerprint and the Worker's binding of it", () => {
     expect(second.resources.map((r) => r.urn)).toEqual(first.resources.map((r) => r.urn));
     // Push credentials are fresh on every update; the docker provider does not diff them.
     const compared = ({ registry: _credentials, ...inputs }: Record<string, unknown>) =>
@@ -55,8 +55,16 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
     const changed = first.resources
       .filter((resource, i) => compared(resource.inputs) !== compared(second.resources[i].inputs))
       .map((resource) => resource.name);
-    // A new Worker version (its SENTRY_DSN binding) and a new generation, which rolls the containers.
-    expect(changed).toEqual(["SENTRY_DSN", "app-generation", "app-worker-migrations", "app-worker-version"]);
+    // A new Worker upload (its SENTRY_DSN binding) and a new generation, which restarts the containers.
+    expect(changed).toEqual(["SENTRY_DSN", "app-generation", "app-worker-script"]);
+    const [scriptBefore, scriptAfter] = [first, second].map(
+      (recorded) =>
+        recorded.resources.find((resource) => resource.name === "app-worker-script")?.inputs ?? {},
+    );
+    const changedInputs = Object.keys(scriptAfter).filter(
+      (key) => JSON.stringify(scriptAfter[key]) !== JSON.stringify(scriptBefore[key]),
+    );
+    expect(changedInputs).toEqual(["secret_SENTRY_DSN"]);
     const generations = [first, second].map(
       (recorded) => recorded.resources.find((resource) => resource.name === "app-generation")?.inputs,
     );

@@ -81,6 +81,13 @@ function inline(value: unknown): string {
   return text.length > 100 ? `${text.slice(0, 99)}…` : text;
 }
 
+/** `key: value` on one line; a list too long for one line gets a line per item (every binding shows). */
+function inputLines(key: string, value: unknown): string[] {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  if (!Array.isArray(value) || text.length <= 100) return [`${key}: ${inline(value)}`];
+  return [`${key}:`, ...value.map((item) => `  - ${inline(item)}`)];
+}
+
 export function renderPlanText(plan: Plan): string {
   const lines = [
     `Offline plan of ${plan.project}/${plan.stack}: mock runtime in preview mode, no credentials, no network.`,
@@ -98,7 +105,7 @@ export function renderPlanText(plan: Plan): string {
     const kids = children.get(resourceKey(resource)) ?? [];
     const bar = kids.length > 0 ? "│ " : "  ";
     for (const [key, value] of Object.entries(resource.inputs))
-      lines.push(`${childPrefix}${bar}  ${key}: ${inline(value)}`);
+      for (const line of inputLines(key, value)) lines.push(`${childPrefix}${bar}  ${line}`);
     kids.forEach((kid, index) => {
       const last = index === kids.length - 1;
       visit(kid, `${childPrefix}${last ? "└─ " : "├─ "}`, `${childPrefix}${last ? "   " : "│  "}`);

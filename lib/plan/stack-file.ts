@@ -60,21 +60,47 @@ export function readStackFile(projectDir: string, stack: string, project = PROJE
     throw new StackFileError(`${file}: no such stack file; create it or pass --stack with an existing stack`);
   }
   try {
-    return parseStackFile(readFileSync(file, "utf8"), project);
+    return parseStackFile(readFileSync(file, "utf8"), project, projectDefaults(projectDir, project));
   } catch (error) {
     if (error instanceof StackFileError) throw new StackFileError(`${file}: ${error.message}`);
     throw error;
   }
 }
 
-/** The text of a stack file, read as the CLI reads it. */
-export function parseStackFile(text: string, project = PROJECT): StackFileConfig {
+/**
+ * The defaults Pulumi.yaml declares, as the CLI applies them to keys a stack leaves out
+ * (pkg/workspace/config.go mergeConfig, createConfigValue: scalars as text, the rest as JSON). A declared
+ * key is a property path; ours are single quoted segments, `["cloudflare.workersDev"]`.
+ */
+export function projectDefaults(projectDir: string, project = PROJECT): Record<string, string> {
+  const declared = (
+    parseDocument(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")).toJS() as {
+      config?: Record<string, { default?: unknown }>;
+    }
+  ).config;
+  const defaults: Record<string, string> = {};
+  for (const [key, declaration] of Object.entries(declared ?? {})) {
+    if (declaration?.default === undefined) continue;
+    const name = /^\["(.+)"\]$/.exec(key)?.[1] ?? key;
+    const value = declaration.default;
+    defaults[name.includes(":") ? name : `${project}:${name}`] =
+      typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
+  }
+  return defaults;
+}
+
+/** The text of a stack file, read as the CLI reads it, with the project's defaults for keys it leaves out. */
+export function parseStackFile(
+  text: string,
+  project = PROJECT,
+  defaults: Record<string, string> = {},
+): StackFileConfig {
   const document = parseDocument(text.replace(/^\uFEFF/, ""), { schema: "failsafe", uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new StackFileError(`is not valid YAML: ${document.errors[0].message.split("\n")[0]}`);
   }
   const top = goValue(document.contents as Node | null, document);
-  if (top === null) return { config: {}, secretKeys: [], notices: [] };
+  if (top === null) return { config: { ...defaults }, secretKeys: [], notices: [] };
   if (!(top instanceof Map)) throw new StackFileError("must be a map of stack settings (config: ...)");
 
   const notices = [...top.keys()]
@@ -89,12 +115,12 @@ export function parseStackFile(text: string, project = PROJECT): StackFileConfig
     );
   }
   const raw = top.get("config") ?? null;
-  if (raw === null) return { config: {}, secretKeys: [], notices };
-  if (!(raw instanceof Map)) throw new StackFileError("'config' must be a map of keys to values");
+  if (raw !== null && !(raw instanceof Map))
+    throw new StackFileError("'config' must be a map of keys to values");
 
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
-  for (const [rawKey, value] of raw) {
+  for (const [rawKey, value] of raw ?? []) {
     const key = configKey(rawKey.includes(":") ? rawKey : `${project}:${rawKey}`);
     // The CLI keeps whichever of the two its map iteration meets last: refuse rather than guess.
     if (key in config)
@@ -107,7 +133,7 @@ export function parseStackFile(text: string, project = PROJECT): StackFileConfig
       config[key] = marshalString(value, key);
     }
   }
-  return { config, secretKeys, notices };
+  return { config: { ...defaults, ...config }, secretKeys, notices };
 }
 
 /** `resource/config/key.go` ParseKey: `<namespace>:<name>`, or the legacy `<namespace>:config:<name>`. */

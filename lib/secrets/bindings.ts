@@ -52,6 +52,22 @@ export function containerSecretLayout(manifest: readonly SecretEntry[]): Contain
   return layout;
 }
 
+/**
+ * The container's Worker bindings by name and type, known from the manifest alone (before any value is
+ * read), in the order of workerSecretBindings: one secret_text per container secret, then the layout.
+ */
+export function workerBindingSlots(manifest: readonly SecretEntry[]): Pick<WorkerBinding, "type" | "name">[] {
+  return [
+    ...manifest
+      .filter((entry) => entry.targets.includes("container"))
+      .map((entry) => ({
+        type: "secret_text" as const,
+        name: entry.kind === "env" ? entry.name : fileBindingName(entry),
+      })),
+    { type: "plain_text", name: SECRET_MANIFEST_BINDING },
+  ];
+}
+
 /** One secret_text binding per container secret, plus the plain-text layout the supervisor reads. */
 export function workerSecretBindings(manifest: readonly SecretEntry[], values: Values): WorkerBinding[] {
   const secrets = manifest

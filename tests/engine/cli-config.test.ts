@@ -4,7 +4,7 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, PROJECT, parseStackConfig } from "../../lib/config";
-import { parseStackFile, StackFileError } from "../../lib/plan/stack-file";
+import { parseStackFile as parseText, projectDefaults, StackFileError } from "../../lib/plan/stack-file";
 import { REPO_ROOT } from "../support/alpha";
 import { EngineSandbox, engineMissing } from "./harness";
 
@@ -126,12 +126,37 @@ const VARIANTS: Variant[] = [
     edit: setKey("spectral-infra:cloudflare:x", "1"),
     rejects: "spectral-infra:cloudflare:x",
   },
+  {
+    name: "workersDev: false and no custom domain",
+    edit: setKey(ns("cloudflare.workersDev"), "false"),
+    rejects: "cloudflare.workersDev",
+  },
+  {
+    name: "workersDev: yes",
+    edit: setKey(ns("cloudflare.workersDev"), "yes"),
+    rejects: "cloudflare.workersDev",
+  },
+  {
+    name: "more instances than maxInstances",
+    edit: setKey(ns("cloudflare.instances"), "5"),
+    rejects: "cloudflare.instances",
+  },
+  {
+    name: "a custom domain with workersDev off",
+    edit: (text) =>
+      setKey(
+        ns("cloudflare.customDomain"),
+        "api.spectral.example",
+      )(setKey(ns("cloudflare.workersDev"), "false")(text)),
+  },
   // The CLI's own message names no key here (json: unsupported value: NaN); both sides must still refuse.
   { name: "a NaN value", edit: setKey(ns("cloudflare.maxInstances"), ".nan") },
   { name: "an ESC environment", edit: appendTop("environment: [spectral/alpha]"), rejects: "environment" },
 ];
 
 const missing = engineMissing();
+/** A stack file's text read by the plan, with Pulumi.yaml's defaults as `pnpm plan` applies them. */
+const parseStackFile = (text: string) => parseText(text, PROJECT, projectDefaults(REPO_ROOT));
 
 describe.skipIf(missing !== undefined)("real Pulumi CLI: Pulumi.yaml and the stack files", () => {
   let sandbox: EngineSandbox;

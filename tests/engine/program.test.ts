@@ -38,10 +38,14 @@ describe.skipIf(missing !== undefined)(
       expect(result.summary.resourceChanges).toMatchObject({ create: 4 });
       expect(await scenario.generations()).toBe(1);
       expect([...scenario.fake.applications.keys()]).toEqual([result.outputs.applicationId.value]);
-      expect(result.outputs.pendingMigrations.value).toEqual({
-        newTag: "v1",
-        steps: [{ newSqliteClasses: [CONTAINER_CLASS] }],
-      });
+      // The Worker went up through the script upload with its migration, and its namespace is the upload's.
+      expect(result.outputs.migrationTag.value).toBe("v1");
+      const [namespace] = scenario.fake.namespaces;
+      expect(namespace).toMatchObject({ class: CONTAINER_CLASS, use_sqlite: true });
+      expect(result.outputs.namespaceId.value).toBe(namespace.id);
+      expect(scenario.uploads().map((upload) => upload.metadata.migrations)).toEqual([
+        { new_tag: "v1", steps: [{ new_sqlite_classes: [CONTAINER_CLASS] }] },
+      ]);
     });
 
     it("a second up is 0 changes by the engine's own count, and writes nothing", async () => {
@@ -52,11 +56,18 @@ describe.skipIf(missing !== undefined)(
       expect(scenario.writes()).toBe(before.writes);
     });
 
-    it("a new image replaces the generation and the migrations decision, and updates the application with one rollout", async () => {
+    it("a new image replaces the generation, uploads the Worker once without migrations, and rolls the application out once", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
       const changed = { ...base, image: imageReference("2"), gitSha: "2222222" };
+      const uploads = scenario.uploads().length;
       const result = await up(changed);
-      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 2, update: 1 });
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 2 });
+      expect(
+        scenario
+          .uploads()
+          .slice(uploads)
+          .map((upload) => upload.metadata.migrations),
+      ).toEqual([undefined]);
       expect(await scenario.generations()).toBe(before.rows + 1);
       expect(scenario.fake.rollouts).toHaveLength(before.rollouts + 1);
       expect(scenario.fake.rollouts.at(-1)?.body).toMatchObject({
@@ -65,11 +76,13 @@ describe.skipIf(missing !== undefined)(
       base = changed;
     });
 
-    it("a rotated secret replaces the generation (new fingerprint) and rolls out the same image", async () => {
+    it("a rotated secret replaces the generation (new fingerprint), uploads the Worker and rolls out the same image", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
       const rotated = { ...base, secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_engine_rotated_4410" } };
+      const preview = await (await scenario.stack(rotated)).preview({ diff: true });
+      console.log(preview.stdout);
       const result = await up(rotated);
-      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 2, update: 1 });
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 2 });
       expect(await scenario.generations()).toBe(before.rows + 1);
       expect(scenario.fake.rollouts).toHaveLength(before.rollouts + 1);
       base = rotated;

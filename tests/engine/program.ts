@@ -1,22 +1,22 @@
 /**
  * The inline program the engine suite and benchmarks run: every resource whose provider this project wrote,
- * wired as index.ts wires them (generation -> migrations -> container application), with inputs a test can
- * change. The bridged resources (Worker, WorkerVersion, docker Image, GitHub secrets) are left out: their
- * plugins cannot be obtained here, so only the mock runtime covers them (see the README).
+ * wired as index.ts wires them (generation -> Worker script -> container application), with inputs a test
+ * can change. The bridged resources (workers.dev subdomain, cron trigger, custom domain, docker Image,
+ * GitHub secrets) are left out: their plugins cannot be obtained here, so only the mock runtime covers them
+ * (see the README).
  */
-import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { ContainerApplication } from "../../components/container-application";
-import { CONTAINER_CLASS, DURABLE_OBJECT_MIGRATIONS } from "../../components/container-worker";
+import { CONTAINER_CLASS } from "../../components/container-worker";
 import { DeploymentGeneration } from "../../components/deployment-generation";
-import { DurableObjectMigrations } from "../../components/durable-object-migrations";
+import { WorkerScript } from "../../components/worker-script";
+import type { DurableObjectMigration } from "../../components/worker-script-provider";
 import { deploymentFingerprint } from "../../lib/deploy/fingerprint";
 import type { WorkerBinding } from "../../lib/secrets/bindings";
 
 export const ACCOUNT = "0000000000000000000000000000e9e1";
 export const WORKER = "spectral-engine";
-export const NAMESPACE_ID = "do-namespace-spectral-engine";
 
 export interface EngineInputs {
   /** The image digest reference the deploy ships. */
@@ -27,6 +27,9 @@ export interface EngineInputs {
   maxInstances: number;
   instanceType: "lite" | "basic" | "standard-1";
   rolloutStepPercentages: number[];
+  /** The Worker's module source and its Durable Object migration history. */
+  workerCode: string;
+  migrations: DurableObjectMigration[];
   /** The deploy role's URL. */
   databaseUrl: string;
 }
@@ -55,15 +58,23 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       fingerprint: bindings.apply((resolved) => deploymentFingerprint(resolved, settings)),
       databaseUrl: pulumi.secret(inputs.databaseUrl),
     });
-    const migrations = new DurableObjectMigrations("app-worker-migrations", {
+    const script = new WorkerScript("app-worker-script", {
       accountId: ACCOUNT,
       scriptName: WORKER,
-      history: DURABLE_OBJECT_MIGRATIONS,
-      versionHash: pulumi.all([bindings, generation.generation]).apply(([resolved, allocated]) =>
-        createHash("sha256")
-          .update(JSON.stringify([resolved, allocated]))
-          .digest("hex"),
+      mainModule: "index.js",
+      code: inputs.workerCode,
+      compatibilityDate: "2026-11-01",
+      compatibilityFlags: [],
+      bindings: [
+        { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
+        { type: "plain_text", name: "SPECTRAL_GENERATION", text: generation.generation.apply(String) },
+        ...Object.keys(inputs.secrets).map((name) => ({ type: "secret_text" as const, name })),
+      ],
+      secrets: Object.fromEntries(
+        Object.entries(inputs.secrets).map(([name, value]) => [name, pulumi.secret(value)]),
       ),
+      containerClass: CONTAINER_CLASS,
+      migrations: inputs.migrations,
     });
     const container = new ContainerApplication(
       "app-container",
@@ -78,11 +89,12 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         rolloutStepPercentages: inputs.rolloutStepPercentages,
         generation: generation.generation,
       },
-      { dependsOn: [migrations] },
+      { dependsOn: [script] },
     );
     return {
       generation: generation.generation,
-      pendingMigrations: migrations.pending,
+      namespaceId: script.namespaceId,
+      migrationTag: script.migrationTag,
       applicationId: container.applicationId,
     };
   };

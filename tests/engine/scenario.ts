@@ -1,15 +1,19 @@
 /**
  * Everything the engine program runs against, for the engine suite and the engine benchmarks: a throwaway
- * PostgreSQL cluster (or the suite's), the Cloudflare API stand-in seeded with the Worker's Durable Object
- * namespace, and an engine sandbox. Counters read what the stand-ins saw.
+ * PostgreSQL cluster (or the suite's), the Cloudflare API stand-in, and an engine sandbox. Counters read
+ * what the stand-ins saw.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { Client } from "pg";
-import { CONTAINER_CLASS } from "../../components/container-worker";
+import { DURABLE_OBJECT_MIGRATIONS } from "../../components/container-worker";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "../support/fake-cloudflare";
+import type { Upload } from "../support/fake-cloudflare-workers";
 import { type TestDatabase, ThrowawayCluster } from "../support/postgres";
 import { EngineSandbox } from "./harness";
-import { type EngineInputs, engineProgram, imageReference, NAMESPACE_ID, WORKER } from "./program";
+import { type EngineInputs, engineProgram, imageReference } from "./program";
+
+/** A Worker module the stand-in stores; the runtime suites load the real bundle. */
+export const WORKER_CODE = "export default { fetch() { return new Response('engine'); } };\n";
 
 /** Container secrets with distinctive values, so a leak is easy to find. */
 export const SECRET_VALUES = {
@@ -34,15 +38,8 @@ export class EngineScenario {
       if ("skipped" in started) throw new Error(`the engine scenario needs PostgreSQL: ${started.skipped}`);
       ({ cluster, database } = started);
     }
+    // The Worker's upload creates its Durable Object namespace, as at Cloudflare.
     const fake = await startFakeCloudflare();
-    fake.scripts.set(WORKER, {});
-    fake.namespaces.push({
-      id: NAMESPACE_ID,
-      name: `${WORKER}_${CONTAINER_CLASS}`,
-      script: WORKER,
-      class: CONTAINER_CLASS,
-      use_sqlite: true,
-    });
     const admin = new Client({ connectionString: database.adminUrl });
     await admin.connect();
     return new EngineScenario(new EngineSandbox(), fake, database, admin, cluster);
@@ -57,6 +54,8 @@ export class EngineScenario {
       maxInstances: 2,
       instanceType: "standard-1",
       rolloutStepPercentages: [10, 100],
+      workerCode: WORKER_CODE,
+      migrations: DURABLE_OBJECT_MIGRATIONS,
       databaseUrl: this.database.deployerUrl,
     };
   }
@@ -78,6 +77,13 @@ export class EngineScenario {
   /** Requests that change something at Cloudflare. */
   writes(): number {
     return this.fake.requests.filter((request) => request.method !== "GET").length;
+  }
+
+  /** The Worker script uploads the stand-in received, oldest first. */
+  uploads(): Upload[] {
+    return this.fake.requests
+      .filter((request) => request.method === "PUT" && /\/workers\/scripts\/[^/]+$/.test(request.path))
+      .map((request) => request.body as Upload);
   }
 
   /** Worker script and version uploads the stand-in received. */

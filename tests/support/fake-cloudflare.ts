@@ -6,7 +6,8 @@
  * Implemented, under /client/v4/accounts/{account_id}:
  *   POST   containers/registries/{domain}/credentials
  *   GET    workers/scripts                        (id, migration_tag)
- *   GET    workers/durable_objects/namespaces     (v4 page pagination)
+ *   ...    the Workers area: script upload, settings, subdomain, schedules, domains (fake-cloudflare-workers.ts)
+ *   GET    workers/durable_objects/namespaces     (v4 page pagination, 20 a page)
  *   GET    containers/applications                (page-token pagination)
  *   POST   containers/applications                (scheduling_policy "default" body, checked field by field)
  *   GET    containers/applications/{id}
@@ -18,6 +19,16 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  type FakeNamespace,
+  type FakeScript,
+  page,
+  parseUpload,
+  type Reply,
+  type Upload,
+  type WorkersState,
+  workersRoute,
+} from "./fake-cloudflare-workers";
 
 export const FAKE_TOKEN = "cf-test-token";
 
@@ -38,15 +49,15 @@ export interface FakeApplication {
   version: number;
 }
 
-export interface FakeCloudflare {
+export interface FakeCloudflare extends WorkersState {
   /** The SDK's baseURL: http://127.0.0.1:<port>/client/v4. */
   baseUrl: string;
   requests: RecordedRequest[];
   /** Registry passwords handed out, so tests can look for them in state and logs. */
   issuedPasswords: string[];
-  /** Worker scripts by name, with their Durable Object migration tag. */
-  scripts: Map<string, { migration_tag?: string }>;
-  namespaces: { id: string; name: string; script: string; class: string; use_sqlite: boolean }[];
+  /** Worker scripts by name, with their Durable Object migration tag and what was uploaded. */
+  scripts: Map<string, FakeScript>;
+  namespaces: FakeNamespace[];
   applications: Map<string, FakeApplication>;
   rollouts: { applicationId: string; body: Record<string, unknown> }[];
   /** Answers the next matching request (the next `times`, default 1) with this status and error instead. */
@@ -57,15 +68,10 @@ export interface FakeCloudflare {
     code: number;
     message: string;
     times?: number;
+    /** Carry the request out first, then answer with the failure: a lost answer. */
+    afterHandling?: boolean;
   };
   close(): Promise<void>;
-}
-
-interface Reply {
-  status: number;
-  result?: unknown;
-  resultInfo?: unknown;
-  errors?: { code: number; message: string }[];
 }
 
 const PERMISSIONS = new Set(["pull", "push", "list"]);
@@ -221,16 +227,6 @@ function createRollout(
   };
 }
 
-function page(items: unknown[], query: URLSearchParams): Reply {
-  const number = Number(query.get("page") ?? "1");
-  const result = number === 1 ? items : [];
-  return {
-    status: 200,
-    result,
-    resultInfo: { page: number, per_page: 1000, count: result.length, total_count: items.length },
-  };
-}
-
 function applicationRoute(
   method: string,
   path: string,
@@ -259,13 +255,20 @@ function route(method: string, url: URL, body: Record<string, unknown>, fake: Fa
   let reply: Reply | undefined;
   if (method === "POST" && credentials) reply = registryCredentials(accountId, credentials[1], body, fake);
   else if (method === "GET" && path === "workers/scripts")
-    reply = { status: 200, result: [...fake.scripts].map(([id, script]) => ({ id, ...script })) };
+    reply = {
+      status: 200,
+      result: [...fake.scripts].map(([id, script]) => ({
+        id,
+        migration_tag: script.migration_tag,
+        etag: script.etag,
+      })),
+    };
   else if (method === "GET" && path === "workers/durable_objects/namespaces")
     reply = page(fake.namespaces, url.searchParams);
   else if (method === "GET" && path === "containers/applications")
     reply = { status: 200, result: [...fake.applications.values()], resultInfo: {} };
   else if (method === "POST" && path === "containers/applications") reply = createApplication(body, fake);
-  else reply = applicationRoute(method, path, body, fake);
+  else reply = workersRoute(method, path, body, fake) ?? applicationRoute(method, path, body, fake);
   return (
     reply ?? {
       status: 404,
@@ -274,11 +277,23 @@ function route(method: string, url: URL, body: Record<string, unknown>, fake: Fa
   );
 }
 
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+/** The request's body: JSON, or a multipart Worker upload (metadata and module parts). */
+async function readBody(request: IncomingMessage): Promise<Record<string, unknown> | Upload | Reply> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
-  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const raw = Buffer.concat(chunks);
+  const type = request.headers["content-type"] ?? "";
+  if (type.startsWith("multipart/form-data")) return parseUpload(raw, type);
+  const text = raw.toString("utf8");
+  try {
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    // What Cloudflare answers a script upload that is not multipart (cloudflare-typescript #158), and any
+    // other body that is not JSON.
+    return /\/workers\/scripts\/[^/]+$/.test(request.url ?? "")
+      ? { status: 400, errors: [{ code: 10021, message: "could not read content for part metadata" }] }
+      : { status: 400, errors: [{ code: 6007, message: "Malformed JSON in request body" }] };
+  }
 }
 
 function send(response: ServerResponse, reply: Reply): void {
@@ -289,6 +304,7 @@ function send(response: ServerResponse, reply: Reply): void {
       errors: reply.errors ?? [],
       messages: [],
       result: success ? reply.result : null,
+      ...(success && reply.resultInfo ? { result_info: reply.resultInfo } : {}),
     }),
   );
 }
@@ -300,6 +316,8 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
     issuedPasswords: [],
     scripts: new Map(),
     namespaces: [],
+    accountSubdomain: "spectral-test",
+    domains: [],
     applications: new Map(),
     rollouts: [],
     close: async () => {},
@@ -307,20 +325,24 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "";
-    const body = await readJson(request);
+    const body = await readBody(request);
     fake.requests.push({ method, path: url.pathname, body });
     if (request.headers.authorization !== `Bearer ${FAKE_TOKEN}`) {
       send(response, { status: 403, errors: [{ code: 10000, message: "Authentication error" }] });
       return;
     }
+    const malformed = "status" in body && typeof body.status === "number" && "errors" in body;
+    const handle = () =>
+      malformed ? (body as Reply) : route(method, url, body as Record<string, unknown>, fake);
     const failure = fake.failNext;
     if (failure && failure.method === method && failure.pathPattern.test(url.pathname)) {
       failure.times = (failure.times ?? 1) - 1;
       if (failure.times <= 0) fake.failNext = undefined;
+      if (failure.afterHandling) handle();
       send(response, { status: failure.status, errors: [{ code: failure.code, message: failure.message }] });
       return;
     }
-    send(response, route(method, url, body, fake));
+    send(response, handle());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/v4`;

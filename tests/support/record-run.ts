@@ -6,6 +6,7 @@
  * Environment:
  *   RECORD_STACK_FILE    YAML stack file to read config from (default: Pulumi.alpha.yaml)
  *   RECORD_PREVIEW       "true" for a preview run, otherwise an update run
+ *   RECORD_CONFIG_OVERRIDES  JSON map of config keys to values laid over the stack file's
  *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a double that counts secret reads and
  *                        answers every reference with `value-of:<reference>`
  *
@@ -13,11 +14,13 @@
  * registry passwords it issued are part of the JSON document.
  */
 import { createHash } from "node:crypto";
-import { dirname, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "../../lib/cloudflare/client";
+import { PROJECT } from "../../lib/config";
 import { isSecretValue } from "../../lib/plan/mock-runtime";
 import { runProgram } from "../../lib/plan/run-program";
-import { readStackFile } from "../../lib/plan/stack-file";
+import { parseStackFile, projectDefaults } from "../../lib/plan/stack-file";
 import { FAKE_TOKEN, startFakeCloudflare } from "./fake-cloudflare";
 
 let onePasswordCalls = 0;
@@ -45,7 +48,7 @@ function installCountingOnePassword(): void {
   process.env.OP_SERVICE_ACCOUNT_TOKEN ??= "ops_counting-double";
 }
 
-/** What the docker provider and the generation's create would report: a digest per build input, a generation. */
+/** What the providers' creates would report: a digest per build input, a generation, the Worker's namespace. */
 function providerOutputs(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
   if (type === "docker:index/image:Image") {
     const { imageName, build } = inputs as { imageName: string; build: unknown };
@@ -55,9 +58,13 @@ function providerOutputs(type: string, inputs: Record<string, unknown>): Record<
     return { repoDigest: `${imageName.replace(/:[^:/]+$/, "")}@sha256:${digest}` };
   }
   if (type === "pulumi-nodejs:dynamic/spectral:DeploymentGeneration") return { generation: 1 };
-  // As for a Worker that has no migration applied yet.
-  if (type === "pulumi-nodejs:dynamic/spectral:DurableObjectMigrations")
-    return { pending: { newTag: "v1", steps: [{ newSqliteClasses: ["SpectralApp"] }] } };
+  // As the upload reports it: the namespace Cloudflare assigned, the tag after the migrations.
+  if (type === "pulumi-nodejs:dynamic/spectral:WorkerScript")
+    return {
+      namespaceId: "do-namespace-spectral-app",
+      migrationTag: "v1",
+      workersDevUrl: `https://${inputs.scriptName}.spectral-test.workers.dev`,
+    };
   if (type === "pulumi-nodejs:dynamic/spectral:ContainerApplication") return { applicationId: "app-id" };
   return {};
 }
@@ -78,12 +85,20 @@ async function main(): Promise<void> {
   const cloudflare = await startFakeCloudflare();
   process.env[BASE_URL_VARIABLE] = cloudflare.baseUrl;
   process.env[TOKEN_VARIABLE] ??= FAKE_TOKEN;
+  // The stack file may live in a test's own folder; the project's defaults come from the checkout.
+  const stackConfig = parseStackFile(
+    readFileSync(stackFile, "utf8"),
+    PROJECT,
+    projectDefaults(resolve(__dirname, "../..")),
+  );
+  const overrides = JSON.parse(process.env.RECORD_CONFIG_OVERRIDES ?? "{}") as Record<string, string>;
   const run = await runProgram(
     {
       stack,
       preview: process.env.RECORD_PREVIEW === "true",
       providerOutputs,
-      ...readStackFile(dirname(stackFile), stack),
+      ...stackConfig,
+      config: { ...stackConfig.config, ...overrides },
     },
     async () => require("../../index"),
   );
