@@ -4,6 +4,7 @@ import { parseStackConfig } from "../lib/config";
 import { workerSecretBindings } from "../lib/secrets/bindings";
 import { bundleWorker } from "../lib/worker/bundle";
 import { ContainerEnvError, containerEnvVars } from "../worker/src/container-env";
+import { cutoverAction, IMAGE_RETRY_MS, instanceCount, instanceNames } from "../worker/src/cutover";
 import { alphaConfig, REPO_ROOT } from "./support/alpha";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
@@ -85,11 +86,46 @@ describe("bundleWorker", () => {
       expect(bundle.code).not.toContain(`"${value}"`);
   });
 
-  it("exports the Durable Object class and the fetch handler, with /health as readiness and 8000 as the port", () => {
+  it("exports the Durable Object class and the fetch and scheduled handlers, with /health as readiness and 8000 as the port", () => {
     expect(bundle.code).toMatch(/export\s*\{[^}]*SpectralApp[^}]*\}/);
     expect(bundle.code).toMatch(/export\s*\{[^}]*as default[^}]*\}/);
-    expect(bundle.code).toContain('pingEndpoint = "localhost/health"');
+    expect(bundle.code).toContain("async scheduled(");
+    expect(bundle.code).toContain('"http://container/health"');
     expect(bundle.code).toMatch(/API_PORT = 8e3|API_PORT = 8000/);
     expect(bundle.code).toContain('from "cloudflare:workers"');
+  });
+});
+
+describe("cutoverAction (when an object (re)starts its container)", () => {
+  const wanted = { generation: "8", gitSha: "bbbb" };
+  const now = 1_000_000;
+
+  it("starts a container that is not running", () => {
+    expect(cutoverAction(wanted, false, undefined, now)).toBe("start");
+    expect(cutoverAction(wanted, false, { ...wanted, startedAt: now }, now)).toBe("start");
+  });
+
+  it("serves a container started for this generation and image", () => {
+    expect(cutoverAction(wanted, true, { ...wanted, startedAt: now - 5 }, now)).toBe("serve");
+  });
+
+  it("restarts at once a container started for another generation, or for an unknown one", () => {
+    expect(cutoverAction(wanted, true, { generation: "7", gitSha: "bbbb", startedAt: now }, now)).toBe(
+      "restart",
+    );
+    expect(cutoverAction(wanted, true, undefined, now)).toBe("restart");
+  });
+
+  it("restarts a container still serving an older image at most once a minute, until the rollout reaches it", () => {
+    const old = { generation: "8", gitSha: "aaaa" };
+    expect(cutoverAction(wanted, true, { ...old, startedAt: now - 1_000 }, now)).toBe("serve");
+    expect(cutoverAction(wanted, true, { ...old, startedAt: now - IMAGE_RETRY_MS }, now)).toBe("restart");
+  });
+
+  it("names the instances as getRandom does, and reads SPECTRAL_INSTANCES defensively", () => {
+    expect(instanceNames(3)).toEqual(["instance-0", "instance-1", "instance-2"]);
+    expect([instanceCount("2"), instanceCount("0"), instanceCount("x"), instanceCount(undefined)]).toEqual([
+      2, 1, 1, 1,
+    ]);
   });
 });
