@@ -5,37 +5,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ScriptBinding } from "../components/worker-script-provider";
 import { containerEnvVars } from "../worker/src/container-env";
 import { type ContainerDouble, startContainerDouble } from "./support/container-double";
-import { recordRun, registered } from "./support/record";
+import { type Binding, envOf, programUpload, withText } from "./support/worker-upload";
 import { startWorkerd, type WorkerdProcess } from "./support/workerd";
-
-type Binding = ScriptBinding & { text?: string };
-
-/** WorkerScript's inputs from an update of the whole program under mocks: what `pulumi up` uploads. */
-function programUpload() {
-  const run = recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
-  // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON.
-  const inputs = registered(run, "pulumi-nodejs:dynamic/spectral:WorkerScript").inputs as Record<string, any>;
-  const bindings = (inputs.bindings as Binding[]).map((binding) =>
-    binding.type === "secret_text"
-      ? { ...binding, text: inputs[`secret_${binding.name}`].secret as string }
-      : binding,
-  );
-  return { code: inputs.code as string, compatibilityDate: inputs.compatibilityDate, bindings };
-}
-
-const withText = (bindings: Binding[], changes: Record<string, string>) =>
-  bindings.map((binding) =>
-    binding.name in changes ? { ...binding, text: changes[binding.name] } : binding,
-  );
-
-/** The Worker's env as its bindings give it: what containerEnvVars reads. */
-const envOf = (bindings: Binding[]) =>
-  Object.fromEntries(
-    bindings.filter((binding) => binding.type !== "durable_object_namespace").map((b) => [b.name, b.text]),
-  );
 
 describe("the Worker in the real Workers runtime (workerd), container double", () => {
   let upload: ReturnType<typeof programUpload>;
@@ -54,7 +27,7 @@ describe("the Worker in the real Workers runtime (workerd), container double", (
         compatibilityDate: upload.compatibilityDate,
         compatibilityFlags: [],
         bindings,
-        withContainerDouble: true,
+        testEntry: true,
         testText: { TEST_CONTAINERS: double.snapshot() },
         testServices: { CONTAINER_DOUBLE: double.address },
       },

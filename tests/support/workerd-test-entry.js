@@ -1,6 +1,6 @@
-// Test-only main module for workerd: loads the exact bundle the program uploads (index.js) and gives its
-// Durable Object a container double in place of `ctx.container` (defined on ctx before the bundle's
-// constructor runs, as the platform facts describe). The double is a facade over a server in the test
+// Test-only main module for workerd: loads the exact bundle the program uploads (index.js) and, when the
+// config binds CONTAINER_DOUBLE, gives its Durable Object a container double in place of `ctx.container`
+// (defined on ctx before the bundle's constructor runs, as the platform facts describe). The double is a facade over a server in the test
 // process (container-double.ts), so a "container" outlives a workerd restart, as a real one outlives a
 // Worker deployment. It also lets the test fire the bundle's cron handler: GET /__test/cron.
 import * as bundle from "./index.js";
@@ -56,11 +56,14 @@ class ContainerDouble {
 
 export class SpectralApp extends bundle.SpectralApp {
   constructor(ctx, env) {
-    const key = ctx.id.name ?? ctx.id.toString();
-    const initial = JSON.parse(env.TEST_CONTAINERS ?? "{}")[key];
-    Object.defineProperty(ctx, "container", {
-      value: new ContainerDouble(key, env.CONTAINER_DOUBLE, initial),
-    });
+    // Without a double, ctx.container is workerd's own (a real container through the Docker API).
+    if (env.CONTAINER_DOUBLE) {
+      const key = ctx.id.name ?? ctx.id.toString();
+      const initial = JSON.parse(env.TEST_CONTAINERS ?? "{}")[key];
+      Object.defineProperty(ctx, "container", {
+        value: new ContainerDouble(key, env.CONTAINER_DOUBLE, initial),
+      });
+    }
     super(ctx, env);
   }
 }

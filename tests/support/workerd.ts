@@ -24,8 +24,11 @@ export interface WorkerdWorker {
   /** Extra text bindings and HTTP services (by address) for the test entry. */
   testText?: Record<string, string>;
   testServices?: Record<string, string>;
-  /** Run the bundle under tests/support/workerd-test-entry.js (a container double) instead of on its own. */
-  withContainerDouble: boolean;
+  /**
+   * Run the bundle under tests/support/workerd-test-entry.js, which adds GET /__test/cron and, when a
+   * CONTAINER_DOUBLE service is given, a container double; otherwise the bundle runs on its own.
+   */
+  testEntry: boolean;
   /** Docker API socket for real containers, and the image each container class runs. */
   containerEngine?: { socketPath: string; imageName: string };
 }
@@ -33,7 +36,7 @@ export interface WorkerdWorker {
 const capnpString = (text: string) => JSON.stringify(text);
 
 export function workerdConfig(worker: WorkerdWorker, port: number, dir: string): string {
-  const modules = worker.withContainerDouble
+  const modules = worker.testEntry
     ? [`(name = "test.js", esModule = embed "test.js")`, `(name = "index.js", esModule = embed "index.js")`]
     : [`(name = "index.js", esModule = embed "index.js")`];
   const bindings = [
@@ -67,7 +70,7 @@ export function workerdConfig(worker: WorkerdWorker, port: number, dir: string):
     ),
   ];
   const engine = worker.containerEngine
-    ? `,\n  containerEngine = (localDocker = (socketPath = ${capnpString(worker.containerEngine.socketPath)}))`
+    ? `,\n  containerEngine = (localDocker = (socketPath = ${capnpString(`unix://${worker.containerEngine.socketPath}`)}, containerEgressInterceptorImage = "cloudflare/proxy-everything:latest"))`
     : "";
   return `using Workerd = import "/workerd/workerd.capnp";
 
@@ -102,8 +105,7 @@ export interface WorkerdProcess {
 export async function startWorkerd(worker: WorkerdWorker, dir: string): Promise<WorkerdProcess> {
   mkdirSync(join(dir, "do"), { recursive: true });
   writeFileSync(join(dir, "index.js"), worker.code);
-  if (worker.withContainerDouble)
-    copyFileSync(join(__dirname, "workerd-test-entry.js"), join(dir, "test.js"));
+  if (worker.testEntry) copyFileSync(join(__dirname, "workerd-test-entry.js"), join(dir, "test.js"));
   const port = await freeLoopbackPort();
   writeFileSync(join(dir, "config.capnp"), workerdConfig(worker, port, dir));
   let output = "";

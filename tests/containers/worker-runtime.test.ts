@@ -1,0 +1,61 @@
+// The Worker in the real Workers runtime (workerd) with the real app image, through the local Docker API proxy
+// (tests/support/docker-proxy.ts). No stand-ins but that proxy, which plays workerd's network sidecar.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_PORT, WorkerContainerRuntime } from "../support/worker-container-runtime";
+import { envOf } from "../support/worker-upload";
+import { setup, skipReason } from "./run";
+
+interface Health {
+  generation: string | null;
+  build: { sha: string };
+}
+
+describe.skipIf(skipReason !== undefined)(
+  "the Worker and the real app image in workerd (local Docker API proxy)",
+  () => {
+    let runtime: WorkerContainerRuntime;
+    const health = async (path = "/health") => {
+      const response = await runtime.get(path);
+      expect(response.status, runtime.output().slice(-3000)).toBe(200);
+      return (await response.json()) as Health;
+    };
+
+    beforeAll(async () => {
+      if ("skipped" in setup) return;
+      runtime = await WorkerContainerRuntime.start({ dockerHost: setup.dockerHost });
+    }, 120_000);
+    afterAll(async () => runtime?.close());
+
+    it("a request to the Worker reaches the real /health, with the Worker's generation and the image's commit", async () => {
+      const served = await health();
+      expect(served.generation).toBe("1");
+      expect(served.build.sha).toBe(envOf(runtime.bindings).SPECTRAL_GIT_SHA);
+      expect(runtime.appContainers()).toHaveLength(1);
+    });
+
+    it("after a deploy with a new generation and one rotated secret, the next request shows the new generation, and the secret reached exactly the children of its scope", async () => {
+      const rotated = "sk_live_rotated_in_workerd";
+      await runtime.deploy({ SPECTRAL_GENERATION: "2", STRIPE_SECRET_KEY: rotated });
+      expect((await health()).generation).toBe("2");
+      const [container] = runtime.appContainers();
+      const processes = runtime.processEnvironments(container);
+      const api = processes.find((each) => each.command.includes("uvicorn"));
+      const workers = processes.find((each) => each.command.includes("spectral_app.workers"));
+      expect(api?.env.SPECTRAL_GENERATION).toBe("2");
+      expect(api?.env.STRIPE_SECRET_KEY).toBe(rotated);
+      expect(workers?.env.SPECTRAL_GENERATION).toBe("2");
+      expect(workers?.env).not.toHaveProperty("STRIPE_SECRET_KEY");
+    });
+
+    it("with no request at all, a cron tick starts the container", async () => {
+      await runtime.stopAll();
+      expect(runtime.appContainers()).toEqual([]);
+      await runtime.deploy();
+      expect(runtime.appContainers()).toEqual([]);
+      expect((await runtime.get("/__test/cron")).status, runtime.output().slice(-3000)).toBe(200);
+      expect(runtime.appContainers()).toHaveLength(1);
+      const direct = (await (await fetch(`http://127.0.0.1:${APP_PORT}/health`)).json()) as Health;
+      expect(direct.generation).toBe("2");
+    });
+  },
+);

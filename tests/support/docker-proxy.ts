@@ -1,0 +1,156 @@
+/**
+ * A Docker API proxy between workerd and the private engine, so that workerd's container support works on
+ * an engine with no bridge network and no registry (platform facts, "Running the Worker and its container
+ * on our machines"). workerd (2026-03 and later):
+ *   1. reads GET /networks/bridge                  -> answered here with a loopback network;
+ *   2. creates and starts `<name>-proxy` from cloudflare/proxy-everything, publishing port 39001
+ *                                                  -> played here: a 127.0.0.1 listener that answers
+ *                                                     PUT /egress and GET /ca, and tunnels CONNECT;
+ *   3. creates the app with NetworkMode container:<name>-proxy -> rewritten to host;
+ *   4. reaches the app with CONNECT 127.0.0.1:<port> through the sidecar's published port
+ *                                                  -> tunnelled to the app's port on the host network.
+ * Everything else passes through to the engine unchanged. `log` records each call, for debugging.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from "node:http";
+import { connect, type Server, type Socket } from "node:net";
+
+export interface DockerProxy {
+  socketPath: string;
+  log: string[];
+  close(): Promise<void>;
+}
+
+const SIDECAR_PORT = "39001/tcp";
+
+interface Sidecar {
+  id: string;
+  name: string;
+  server: Server;
+  port: number;
+}
+
+async function readAll(stream: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The sidecar: PUT /egress and GET /ca answered, CONNECT host:port tunnelled on the host network. */
+async function startSidecar(name: string): Promise<Sidecar> {
+  const server = createHttpServer((request, response) => {
+    void readAll(request).then(() => response.writeHead(200, { "content-type": "text/plain" }).end(""));
+  });
+  server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
+    const [host, port] = (request.url ?? "").split(":");
+    const upstream = connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on("error", () => client.destroy());
+    client.on("error", () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return { id: `sidecar${randomBytes(16).toString("hex")}`, name, server, port };
+}
+
+export async function startDockerProxy(engineSocket: string, socketPath: string): Promise<DockerProxy> {
+  const sidecars = new Map<string, Sidecar>();
+  const log: string[] = [];
+  const sidecarOf = (idOrName: string) =>
+    [...sidecars.values()].find((sidecar) => sidecar.id === idOrName || sidecar.name === idOrName);
+
+  const json = (response: import("node:http").ServerResponse, status: number, body: unknown) =>
+    response
+      .writeHead(status, { "content-type": "application/json" })
+      .end(body === undefined ? "" : JSON.stringify(body));
+
+  const passThrough = (
+    request: IncomingMessage,
+    body: Buffer,
+    response: import("node:http").ServerResponse,
+  ) => {
+    const upstream = httpRequest(
+      {
+        socketPath: engineSocket,
+        method: request.method,
+        path: request.url,
+        headers: { ...request.headers, "content-length": String(body.length) },
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    upstream.on("error", (error) => json(response, 502, { message: String(error) }));
+    upstream.end(body);
+  };
+
+  const server = createHttpServer(async (request, response) => {
+    const body = await readAll(request);
+    const url = new URL(request.url ?? "/", "http://docker");
+    const path = url.pathname.replace(/^\/v[0-9.]+/, "");
+    log.push(`${request.method} ${path}${url.search}`);
+    if (request.method === "GET" && path === "/networks/bridge") {
+      return json(response, 200, {
+        Name: "bridge",
+        Id: "spectral-loopback",
+        Driver: "bridge",
+        IPAM: { Config: [{ Subnet: "127.0.0.0/8", Gateway: "127.0.0.1" }] },
+        Containers: {},
+      });
+    }
+    const create = request.method === "POST" && path === "/containers/create";
+    const name = url.searchParams.get("name") ?? "";
+    if (create && name.endsWith("-proxy")) {
+      const sidecar = await startSidecar(name);
+      sidecars.set(sidecar.id, sidecar);
+      return json(response, 201, { Id: sidecar.id, Warnings: [] });
+    }
+    const target = /^\/containers\/([^/]+)(\/[a-z]+)?$/.exec(path);
+    const sidecar = target ? sidecarOf(target[1]) : undefined;
+    if (sidecar && target) {
+      const action = target[2] ?? "";
+      if (action === "/json" || (action === "" && request.method === "GET")) {
+        return json(response, 200, {
+          Id: sidecar.id,
+          Name: `/${sidecar.name}`,
+          State: { Status: "running", Running: true },
+          NetworkSettings: {
+            Ports: { [SIDECAR_PORT]: [{ HostIp: "127.0.0.1", HostPort: String(sidecar.port) }] },
+          },
+        });
+      }
+      if (action === "/wait") return; // held open, like a running container's wait
+      if (request.method === "DELETE" || action === "/kill" || action === "/stop") {
+        sidecar.server.close();
+        sidecars.delete(sidecar.id);
+      }
+      return json(
+        response,
+        action === "/start" || action === "/stop" || action === "/kill" ? 204 : 200,
+        undefined,
+      );
+    }
+    if (create) {
+      const spec = JSON.parse(body.toString("utf8") || "{}") as { HostConfig?: { NetworkMode?: string } };
+      if (spec.HostConfig?.NetworkMode?.startsWith("container:")) spec.HostConfig.NetworkMode = "host";
+      return passThrough(request, Buffer.from(JSON.stringify(spec)), response);
+    }
+    return passThrough(request, body, response);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return {
+    socketPath,
+    log,
+    close: () =>
+      new Promise((resolve) => {
+        for (const sidecar of sidecars.values()) sidecar.server.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
