@@ -42,12 +42,16 @@ export = async () => {
     service: "app",
     imageDigest: image.digestReference,
     gitSha: image.version.sha,
-    fingerprint: containerBindings.apply((bindings) =>
-      deploymentFingerprint(bindings, {
-        instanceType: config["cloudflare.instanceType"],
-        maxInstances: config["cloudflare.maxInstances"],
-        sleepAfter: config["cloudflare.sleepAfter"],
-      }),
+    fingerprint: pulumi.all([containerBindings, secrets.digestKey]).apply(([bindings, key]) =>
+      deploymentFingerprint(
+        bindings,
+        {
+          instanceType: config["cloudflare.instanceType"],
+          maxInstances: config["cloudflare.maxInstances"],
+          sleepAfter: config["cloudflare.sleepAfter"],
+        },
+        key,
+      ),
     ),
     databaseUrl: secrets.deployDatabaseUrl,
   });
@@ -61,6 +65,7 @@ export = async () => {
     instances: config["cloudflare.instances"],
     bindingSlots: workerBindingSlots(config.secrets),
     secretBindings: containerBindings,
+    digestKey: secrets.digestKey,
     generation: generation.generation,
     gitSha: image.version.sha,
     workersDev: config["cloudflare.workersDev"],

@@ -1,5 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import { bindingDigest } from "../lib/deploy/fingerprint";
 import type { WorkerBinding } from "../lib/secrets/bindings";
 import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import { bundleWorker, WORKER_MODULE } from "../lib/worker/bundle";
@@ -32,6 +33,8 @@ export interface ContainerWorkerArgs {
   bindingSlots: Pick<WorkerBinding, "type" | "name">[];
   /** The same bindings with their values (workerSecretBindings); a Pulumi secret. */
   secretBindings: pulumi.Output<WorkerBinding[]>;
+  /** Keys each secret binding's digest, which shows a change without the value (a Pulumi secret). */
+  digestKey: pulumi.Output<string>;
   /** The deployment generation the container must run: the plain-text SPECTRAL_GENERATION binding. */
   generation: pulumi.Input<number>;
   /** The commit the image was built from: the container's /health must report it. */
@@ -78,6 +81,13 @@ export class ContainerWorker extends pulumi.ComponentResource {
     const bundle = bundleWorker(args.repoRoot);
     const bindingText = (binding: string) =>
       args.secretBindings.apply((all) => all.find((each) => each.name === binding)?.text ?? "");
+    // Keyed, so it says nothing about the value: safe to show in plans, previews and state.
+    const digestOf = (binding: string) =>
+      pulumi.unsecret(
+        pulumi
+          .all([bindingText(binding), args.digestKey])
+          .apply(([text, key]) => bindingDigest(key, { name: binding, text })),
+      );
     const bindings: ScriptBindingInput[] = [
       { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
       { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
@@ -87,7 +97,7 @@ export class ContainerWorker extends pulumi.ComponentResource {
       ...args.bindingSlots.map(
         (slot): ScriptBindingInput =>
           slot.type === "secret_text"
-            ? { type: "secret_text", name: slot.name }
+            ? { type: "secret_text", name: slot.name, digest: digestOf(slot.name) }
             : { type: "plain_text", name: slot.name, text: pulumi.unsecret(bindingText(slot.name)) },
       ),
     ];

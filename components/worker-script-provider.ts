@@ -24,11 +24,14 @@ export interface DurableObjectMigration {
   renamedClasses?: { from: string; to: string }[];
 }
 
-/** A binding without a secret value: plain text, the Durable Object namespace, or a secret's slot. */
+/**
+ * A binding without a secret value: plain text, the Durable Object namespace, or a secret's slot with a
+ * keyed digest of its value (lib/deploy/fingerprint.ts), which makes a rotation visible by name.
+ */
 export type ScriptBinding =
   | { type: "plain_text"; name: string; text: string }
   | { type: "durable_object_namespace"; name: string; className: string }
-  | { type: "secret_text"; name: string };
+  | { type: "secret_text"; name: string; digest?: string };
 
 /** Each secret binding's value travels in its own input, `secret_<NAME>`, so each is a secret on its own. */
 export const SECRET_INPUT_PREFIX = "secret_";
@@ -132,7 +135,12 @@ export const workerScriptProvider: WorkerScriptProvider = {
   metadata(inputs, migrations) {
     const bindings = inputs.bindings.map((binding) => {
       if (binding.type === "secret_text") {
-        return { ...binding, text: inputs[`${SECRET_INPUT_PREFIX}${binding.name}`] };
+        // The digest is ours (it shows a change in plans); Cloudflare gets the value.
+        return {
+          type: binding.type,
+          name: binding.name,
+          text: inputs[`${SECRET_INPUT_PREFIX}${binding.name}`],
+        };
       }
       if (binding.type === "durable_object_namespace") {
         return { type: binding.type, name: binding.name, class_name: binding.className };

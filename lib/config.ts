@@ -15,7 +15,7 @@ import {
   GENERATION_BINDING,
   SECRET_MANIFEST_BINDING,
 } from "./secrets/container-contract";
-import { DEPLOY_DATABASE_URL } from "./secrets/resolve";
+import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
 
@@ -82,7 +82,12 @@ const onePasswordReference = z
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Names the program itself uses in the container's environment or the secret request. */
-export const RESERVED_SECRET_NAMES = [DEPLOY_DATABASE_URL, GENERATION_BINDING, SECRET_MANIFEST_BINDING];
+export const RESERVED_SECRET_NAMES = [
+  DEPLOY_DATABASE_URL,
+  DEPLOY_DIGEST_KEY,
+  GENERATION_BINDING,
+  SECRET_MANIFEST_BINDING,
+];
 export const GITHUB_ENVIRONMENT_SECRET_LIMIT = 100;
 export const SERVICE_SCOPES = ["app", "api", "workers"] as const;
 export const SECRET_TARGETS = ["github", "container"] as const;
@@ -282,6 +287,11 @@ export const SETTINGS = {
     STRING,
     onePasswordReference,
     "1Password reference to the deploy role's PostgreSQL URL, used to allocate deployment generations.",
+  ),
+  "deploy.digestKeyReference": setting(
+    STRING,
+    onePasswordReference,
+    "1Password reference to a random key (at least 24 characters; openssl rand -hex 32 gives 64) that keys the digests of secret values: the deployment fingerprint, and the per-binding digest that shows which secret a change touches.",
   ),
   secrets: setting(
     { type: "array", items: { type: "object" } },

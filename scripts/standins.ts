@@ -6,6 +6,7 @@
  * for every manifest secret, and the deploy role's URL) and prints the exports to use, then runs until
  * interrupted and removes everything it made.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { CONTAINER_CLASS } from "../components/container-worker";
 import { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "../lib/cloudflare/client";
 import { parseStackConfig } from "../lib/config";
 import { readStackFile } from "../lib/plan/stack-file";
-import { DEPLOY_DATABASE_URL, SOURCE_VARIABLE } from "../lib/secrets/resolve";
+import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY, SOURCE_VARIABLE } from "../lib/secrets/resolve";
 import { FAKE_TOKEN, startFakeCloudflare } from "../tests/support/fake-cloudflare";
 import { ThrowawayCluster } from "../tests/support/postgres";
 
@@ -38,7 +39,12 @@ async function main(): Promise<void> {
   const lines = config.secrets.map((entry) => `${entry.name}="standin-${entry.name.toLowerCase()}"`);
   writeFileSync(
     secretsFile,
-    [`${DEPLOY_DATABASE_URL}=${started.database.deployerUrl}`, ...lines, ""].join("\n"),
+    [
+      `${DEPLOY_DATABASE_URL}=${started.database.deployerUrl}`,
+      `${DEPLOY_DIGEST_KEY}=${randomBytes(32).toString("hex")}`,
+      ...lines,
+      "",
+    ].join("\n"),
   );
   const stop = () => {
     started.cluster.stop();

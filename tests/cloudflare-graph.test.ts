@@ -43,7 +43,14 @@ describe("Cloudflare resources (update under mocks)", () => {
       { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: expect.stringMatching(/^[0-9a-f]{40}$/) },
     ]);
     const secrets = bindings.filter((binding) => binding.type === "secret_text");
-    expect(secrets).toEqual(containerBindingNames.map((name) => ({ type: "secret_text", name })));
+    // Each with a keyed digest of its value: a rotation shows by name, the value never does.
+    expect(secrets).toEqual(
+      containerBindingNames.map((name) => ({
+        type: "secret_text",
+        name,
+        digest: expect.stringMatching(/^[0-9a-f]{16}$/),
+      })),
+    );
     expect(bindings.at(-1)).toMatchObject({ type: "plain_text", name: "SPECTRAL_SECRET_MANIFEST" });
     expect(script).toMatchObject({
       containerClass: "SpectralApp",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, type SecretEntry } from "../lib/config";
-import { deploymentFingerprint } from "../lib/deploy/fingerprint";
+import { bindingDigest, deploymentFingerprint } from "../lib/deploy/fingerprint";
 import {
   containerSecretLayout,
   githubSecretTargets,
@@ -97,8 +97,9 @@ describe("size checks once values are known (we fail with the secret's name; not
 
 describe("deployment fingerprint (what the container starts with, besides its image)", () => {
   const settings = { instanceType: "standard-1", maxInstances: 3, sleepAfter: "10m" };
-  const fingerprintOf = (secretValues: Record<string, string>, overrides = {}) =>
-    deploymentFingerprint(workerSecretBindings(manifest, secretValues), { ...settings, ...overrides });
+  const KEY = "k".repeat(32);
+  const fingerprintOf = (secretValues: Record<string, string>, overrides = {}, key = KEY) =>
+    deploymentFingerprint(workerSecretBindings(manifest, secretValues), { ...settings, ...overrides }, key);
 
   it("changes when a container secret rotates, and only then", () => {
     expect(fingerprintOf({ ...values })).toBe(fingerprintOf(values));
@@ -116,8 +117,48 @@ describe("deployment fingerprint (what the container starts with, besides its im
   });
 
   it("keeps binding boundaries: moving bytes between two values changes it", () => {
-    const a = deploymentFingerprint([{ type: "secret_text", name: "A", text: "bc" }], settings);
-    const b = deploymentFingerprint([{ type: "secret_text", name: "AB", text: "c" }], settings);
+    const a = deploymentFingerprint([{ type: "secret_text", name: "A", text: "bc" }], settings, KEY);
+    const b = deploymentFingerprint([{ type: "secret_text", name: "AB", text: "c" }], settings, KEY);
     expect(a).not.toBe(b);
+  });
+
+  it("is keyed: without the stack's digest key, a low-entropy value cannot be found from it", () => {
+    const pin = (value: string, key: string) =>
+      deploymentFingerprint([{ type: "secret_text", name: "PIN", text: value }], settings, key);
+    const published = pin("493817", KEY);
+    // An attacker with every PIN but not the key finds nothing.
+    const guessed = Array.from({ length: 1000 }, (_, i) => String(493000 + i)).find(
+      (candidate) => pin(candidate, "attacker-guess-of-the-key-000000") === published,
+    );
+    expect(guessed).toBeUndefined();
+    expect(fingerprintOf(values, {}, "another-key-".repeat(3))).not.toBe(fingerprintOf(values));
+  });
+
+  it("orders bindings by code unit, not by locale: the same bindings give the same fingerprint anywhere", () => {
+    const bindings = ["a_x", "A_Y", "ä", "Z", "_"].map((name) => ({
+      type: "secret_text" as const,
+      name,
+      text: name,
+    }));
+    const forward = deploymentFingerprint(bindings, settings, KEY);
+    expect(deploymentFingerprint([...bindings].reverse(), settings, KEY)).toBe(forward);
+    const original = String.prototype.localeCompare;
+    try {
+      // A locale whose collation differs (da_DK sorts differently): the fingerprint must not move.
+      String.prototype.localeCompare = function (other: string) {
+        return -original.call(this, other);
+      };
+      expect(deploymentFingerprint(bindings, settings, KEY)).toBe(forward);
+    } finally {
+      String.prototype.localeCompare = original;
+    }
+  });
+
+  it("gives each binding a short keyed digest that changes with its value only", () => {
+    const digest = (text: string, name = "STRIPE_SECRET_KEY") => bindingDigest(KEY, { name, text });
+    expect(digest("a")).toMatch(/^[0-9a-f]{16}$/);
+    expect(digest("a")).toBe(digest("a"));
+    expect(digest("b")).not.toBe(digest("a"));
+    expect(digest("a", "OTHER")).not.toBe(digest("a"));
   });
 });

@@ -27,7 +27,11 @@ function secretsFile(
   const deployUrl = "postgres://deployer:leak-canary-db-password@db.internal:5432/spectral";
   writeFileSync(
     file,
-    `${Object.entries({ ...values, DEPLOY_DATABASE_URL: deployUrl })
+    `${Object.entries({
+      ...values,
+      DEPLOY_DATABASE_URL: deployUrl,
+      DEPLOY_DIGEST_KEY: "rotation-test-digest-key-000000000",
+    })
       .map(([k, v]) => `${k}=${v}`)
       .join("\n")}\n`,
   );
@@ -64,7 +68,13 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
     const changedInputs = Object.keys(scriptAfter).filter(
       (key) => JSON.stringify(scriptAfter[key]) !== JSON.stringify(scriptBefore[key]),
     );
-    expect(changedInputs).toEqual(["secret_SENTRY_DSN"]);
+    expect(changedInputs.sort()).toEqual(["bindings", "secret_SENTRY_DSN"]);
+    // In the binding list, only SENTRY_DSN's digest moved: the plan names the binding, not the value.
+    type Listed = { name: string; digest?: string };
+    const [listBefore, listAfter] = [scriptBefore, scriptAfter].map((inputs) => inputs.bindings as Listed[]);
+    const moved = listAfter.filter((binding, i) => JSON.stringify(binding) !== JSON.stringify(listBefore[i]));
+    expect(moved.map((binding) => binding.name)).toEqual(["SENTRY_DSN"]);
+    expect(JSON.stringify(listAfter)).not.toContain("leak-canary");
     const generations = [first, second].map(
       (recorded) => recorded.resources.find((resource) => resource.name === "app-generation")?.inputs,
     );
@@ -84,8 +94,9 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
       .map((binding) => binding.name);
     expect(changed).toEqual(["SENTRY_DSN"]);
     const settings = { instanceType: "standard-1", maxInstances: 3, sleepAfter: "10m" };
-    expect(deploymentFingerprint(bindingsAfter, settings)).not.toBe(
-      deploymentFingerprint(bindingsBefore, settings),
+    const key = "rotation-test-digest-key-000000000";
+    expect(deploymentFingerprint(bindingsAfter, settings, key)).not.toBe(
+      deploymentFingerprint(bindingsBefore, settings, key),
     );
   });
 

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
+import { DIGEST_KEY_MIN_LENGTH } from "../deploy/fingerprint";
 import { secretSizeProblems } from "./bindings";
 import { OnePasswordSecretSource } from "./onepassword";
 import {
@@ -17,6 +18,8 @@ import {
 export const SOURCE_VARIABLE = "SPECTRAL_SECRET_SOURCE";
 /** The deploy URL's name among the requests (and in a local secrets file); the manifest may not use it. */
 export const DEPLOY_DATABASE_URL = "DEPLOY_DATABASE_URL";
+/** The digest key's name among the requests (and in a local secrets file); the manifest may not use it. */
+export const DEPLOY_DIGEST_KEY = "DEPLOY_DIGEST_KEY";
 
 /** `SPECTRAL_SECRET_SOURCE`: `1password` (default), `local:<dotenv file>`, or `placeholder` (the offline plan). */
 export function secretSourceFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretSource {
@@ -32,6 +35,8 @@ export interface StackSecrets {
   /** Every manifest secret's value by name: one Pulumi secret. */
   values: pulumi.Output<Record<string, string>>;
   deployDatabaseUrl: pulumi.Output<string>;
+  /** Keys the digests of secret values (lib/deploy/fingerprint.ts). */
+  digestKey: pulumi.Output<string>;
 }
 
 /** Reads every value in one request, checks sizes, and wraps the result as a Pulumi secret at once. */
@@ -39,13 +44,27 @@ export async function resolveStackSecrets(config: StackConfig, source: SecretSou
   const requests: SecretRequest[] = [
     ...config.secrets.map(({ name, reference }) => ({ key: name, reference })),
     { key: DEPLOY_DATABASE_URL, reference: config["database.deployUrlReference"] },
+    { key: DEPLOY_DIGEST_KEY, reference: config["deploy.digestKeyReference"] },
   ];
-  const { [DEPLOY_DATABASE_URL]: deployDatabaseUrl, ...values } = await source.resolve(requests);
+  const {
+    [DEPLOY_DATABASE_URL]: deployDatabaseUrl,
+    [DEPLOY_DIGEST_KEY]: digestKey,
+    ...values
+  } = await source.resolve(requests);
   const problems = secretSizeProblems(config.secrets, values);
+  if (digestKey.length < DIGEST_KEY_MIN_LENGTH) {
+    problems.push(
+      `${DEPLOY_DIGEST_KEY} (deploy.digestKeyReference): is ${digestKey.length} characters; it must be a random key of at least ${DIGEST_KEY_MIN_LENGTH} (e.g. openssl rand -hex 32)`,
+    );
+  }
   if (problems.length > 0) {
     throw new SecretSourceError(
       `secrets from ${source.label} do not fit their targets:\n  ${problems.join("\n  ")}`,
     );
   }
-  return { values: pulumi.secret(values), deployDatabaseUrl: pulumi.secret(deployDatabaseUrl) };
+  return {
+    values: pulumi.secret(values),
+    deployDatabaseUrl: pulumi.secret(deployDatabaseUrl),
+    digestKey: pulumi.secret(digestKey),
+  };
 }

@@ -79,8 +79,18 @@ describe.skipIf(missing !== undefined)(
     it("a rotated secret replaces the generation (new fingerprint), uploads the Worker and rolls out the same image", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
       const rotated = { ...base, secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_engine_rotated_4410" } };
+      // The engine masks secrets in its diff, so the rotation shows through the binding's keyed digest.
       const preview = await (await scenario.stack(rotated)).preview({ diff: true });
-      console.log(preview.stdout);
+      const changedLines = preview.stdout.split("\n").filter((line) => line.trimStart().startsWith("~"));
+      expect(changedLines.join("\n")).toContain("digest");
+      const stripe = preview.stdout.slice(preview.stdout.indexOf('name  : "STRIPE_SECRET_KEY"') - 200);
+      expect(stripe).toMatch(/~ digest/);
+      const api = preview.stdout.slice(
+        preview.stdout.indexOf('"API_DATABASE_URL"') - 120,
+        preview.stdout.indexOf('"API_DATABASE_URL"'),
+      );
+      expect(api).not.toContain("~ digest");
+      expect(preview.stdout).not.toContain("sk_engine");
       const result = await up(rotated);
       expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 2 });
       expect(await scenario.generations()).toBe(before.rows + 1);

@@ -12,9 +12,11 @@ import { CONTAINER_CLASS } from "../../components/container-worker";
 import { DeploymentGeneration } from "../../components/deployment-generation";
 import { WorkerScript } from "../../components/worker-script";
 import type { DurableObjectMigration } from "../../components/worker-script-provider";
-import { deploymentFingerprint } from "../../lib/deploy/fingerprint";
+import { bindingDigest, deploymentFingerprint } from "../../lib/deploy/fingerprint";
 import type { WorkerBinding } from "../../lib/secrets/bindings";
 
+/** The stack's digest key in the engine program (a test value, not a secret worth keeping). */
+const DIGEST_KEY = "engine-test-digest-key-0000000000";
 export const ACCOUNT = "0000000000000000000000000000e9e1";
 export const WORKER = "spectral-engine";
 
@@ -55,7 +57,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       service: "app",
       imageDigest: inputs.image,
       gitSha: inputs.gitSha,
-      fingerprint: bindings.apply((resolved) => deploymentFingerprint(resolved, settings)),
+      fingerprint: bindings.apply((resolved) => deploymentFingerprint(resolved, settings, DIGEST_KEY)),
       databaseUrl: pulumi.secret(inputs.databaseUrl),
     });
     const script = new WorkerScript("app-worker-script", {
@@ -68,7 +70,11 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       bindings: [
         { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
         { type: "plain_text", name: "SPECTRAL_GENERATION", text: generation.generation.apply(String) },
-        ...Object.keys(inputs.secrets).map((name) => ({ type: "secret_text" as const, name })),
+        ...Object.entries(inputs.secrets).map(([name, text]) => ({
+          type: "secret_text" as const,
+          name,
+          digest: bindingDigest(DIGEST_KEY, { name, text }),
+        })),
       ],
       secrets: Object.fromEntries(
         Object.entries(inputs.secrets).map(([name, value]) => [name, pulumi.secret(value)]),
