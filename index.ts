@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppImage } from "./components/app-image";
 import { ContainerApplication } from "./components/container-application";
 import { ContainerWorker } from "./components/container-worker";
+import { DeployVerification } from "./components/deploy-verification";
 import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
 import { readStackConfig } from "./lib/config";
@@ -73,21 +74,29 @@ export = async () => {
     repoRoot: ".",
   });
 
-  const container = new ContainerApplication(
-    "app-container",
+  const container = new ContainerApplication("app-container", {
+    accountId: config["cloudflare.accountId"],
+    name: config["cloudflare.containerName"],
+    namespaceId: worker.namespaceId,
+    image: image.digestReference,
+    instanceType: config["cloudflare.instanceType"],
+    maxInstances: config["cloudflare.maxInstances"],
+    rolloutStepPercentages: config["cloudflare.rolloutStepPercentages"],
+    rolloutGracePeriodSeconds: config["cloudflare.rolloutGracePeriodSeconds"],
+    rolloutTimeoutSeconds: config["cloudflare.rolloutTimeoutSeconds"],
+  });
+
+  // The deploy's own verdict, last: the API serves this generation of this image.
+  const verification = new DeployVerification(
+    "app-verification",
     {
-      accountId: config["cloudflare.accountId"],
-      name: config["cloudflare.containerName"],
-      image: image.digestReference,
-      instanceType: config["cloudflare.instanceType"],
-      maxInstances: config["cloudflare.maxInstances"],
-      workerName: config["cloudflare.workerName"],
-      className: worker.className,
-      rolloutStepPercentages: config["cloudflare.rolloutStepPercentages"],
+      url: worker.url,
       generation: generation.generation,
+      gitSha: image.version.sha,
+      image: image.digestReference,
+      timeoutSeconds: config["cloudflare.verifyTimeoutSeconds"],
     },
-    // The application binds to the Durable Object namespace that the Worker's upload creates.
-    { dependsOn: [worker] },
+    { dependsOn: [worker, container] },
   );
 
   return {
@@ -99,5 +108,6 @@ export = async () => {
     imageName: image.imageName,
     imageDigest: image.digestReference,
     generation: generation.generation,
+    servingGeneration: verification.servingGeneration,
   };
 };

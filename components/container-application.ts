@@ -4,14 +4,15 @@ import {
   containerApplicationProvider,
 } from "./container-application-provider";
 
+/** Every field of the provider's inputs (see container-application-provider.ts), as Pulumi inputs. */
 export type ContainerApplicationArgs = {
   [key in keyof ContainerApplicationInputs]: pulumi.Input<ContainerApplicationInputs[key]>;
 };
 
 /**
- * The Cloudflare Containers application that runs the app image for the Worker's Durable Object class.
- * A change of image, instance type or generation rolls every container (in the configured steps), so a
- * new generation always reaches the running containers; an unchanged one touches nothing.
+ * The Cloudflare Containers application that runs the app image for the Worker's Durable Object namespace.
+ * A new image or instance type rolls out in the configured steps, and `pulumi up` waits for the rollout to
+ * complete; a new generation alone changes nothing here (the Durable Object restarts its container).
  */
 export class ContainerApplication extends pulumi.dynamic.Resource {
   declare readonly applicationId: pulumi.Output<string>;
@@ -22,7 +23,7 @@ export class ContainerApplication extends pulumi.dynamic.Resource {
     super(
       containerApplicationProvider,
       name,
-      { ...args, applicationId: undefined, namespaceId: undefined, rolloutId: undefined, adopted: undefined },
+      { ...args, applicationId: undefined, rolloutId: undefined, adopted: undefined },
       opts,
       "spectral",
       "ContainerApplication",

@@ -4,7 +4,7 @@ import { bindingDigest } from "../lib/deploy/fingerprint";
 import type { WorkerBinding } from "../lib/secrets/bindings";
 import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import { bundleWorker, WORKER_MODULE } from "../lib/worker/bundle";
-import { type ScriptBindingInput, WorkerScript } from "./worker-script";
+import { type ScriptBindingInput, WorkerScript, type WorkerScriptArgs } from "./worker-script";
 import type { DurableObjectMigration } from "./worker-script-provider";
 
 /** The Durable Object class that owns the container, exported by worker/src/index.ts. */
@@ -78,50 +78,7 @@ export class ContainerWorker extends pulumi.ComponentResource {
   }
 
   private uploadScript(name: string, args: ContainerWorkerArgs): WorkerScript {
-    const bundle = bundleWorker(args.repoRoot);
-    const bindingText = (binding: string) =>
-      args.secretBindings.apply((all) => all.find((each) => each.name === binding)?.text ?? "");
-    // Keyed, so it says nothing about the value: safe to show in plans, previews and state.
-    const digestOf = (binding: string) =>
-      pulumi.unsecret(
-        pulumi
-          .all([bindingText(binding), args.digestKey])
-          .apply(([text, key]) => bindingDigest(key, { name: binding, text })),
-      );
-    const bindings: ScriptBindingInput[] = [
-      { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
-      { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
-      { type: "plain_text", name: "SPECTRAL_INSTANCES", text: String(args.instances) },
-      { type: "plain_text", name: GENERATION_BINDING, text: pulumi.output(args.generation).apply(String) },
-      { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: args.gitSha },
-      ...args.bindingSlots.map(
-        (slot): ScriptBindingInput =>
-          slot.type === "secret_text"
-            ? { type: "secret_text", name: slot.name, digest: digestOf(slot.name) }
-            : { type: "plain_text", name: slot.name, text: pulumi.unsecret(bindingText(slot.name)) },
-      ),
-    ];
-    const secrets = Object.fromEntries(
-      args.bindingSlots
-        .filter((slot) => slot.type === "secret_text")
-        .map((slot) => [slot.name, bindingText(slot.name)]),
-    );
-    return new WorkerScript(
-      `${name}-script`,
-      {
-        accountId: args.accountId,
-        scriptName: args.workerName,
-        mainModule: WORKER_MODULE,
-        code: bundle.code,
-        compatibilityDate: args.compatibilityDate,
-        compatibilityFlags: args.compatibilityFlags,
-        bindings,
-        secrets,
-        containerClass: CONTAINER_CLASS,
-        migrations: DURABLE_OBJECT_MIGRATIONS,
-      },
-      { parent: this },
-    );
+    return new WorkerScript(`${name}-script`, containerWorkerScriptArgs(args), { parent: this });
   }
 
   /** The workers.dev subdomain (on or off, as configured) and the optional custom domain. */
@@ -144,4 +101,54 @@ export class ContainerWorker extends pulumi.ComponentResource {
     );
     return [subdomain, domain];
   }
+}
+
+/**
+ * What the Worker upload carries: the bundle, the Durable Object binding, the container's settings, the
+ * generation and image commit, and every container binding (secret ones by name with a keyed digest,
+ * their values in `secrets`). Shared by ContainerWorker and the engine suite's program.
+ */
+export function containerWorkerScriptArgs(
+  args: Omit<ContainerWorkerArgs, "workersDev" | "customDomain">,
+): WorkerScriptArgs {
+  const bundle = bundleWorker(args.repoRoot);
+  const bindingText = (binding: string) =>
+    args.secretBindings.apply((all) => all.find((each) => each.name === binding)?.text ?? "");
+  // Keyed, so it says nothing about the value: safe to show in plans, previews and state.
+  const digestOf = (binding: string) =>
+    pulumi.unsecret(
+      pulumi
+        .all([bindingText(binding), args.digestKey])
+        .apply(([text, key]) => bindingDigest(key, { name: binding, text })),
+    );
+  const bindings: ScriptBindingInput[] = [
+    { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
+    { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
+    { type: "plain_text", name: "SPECTRAL_INSTANCES", text: String(args.instances) },
+    { type: "plain_text", name: GENERATION_BINDING, text: pulumi.output(args.generation).apply(String) },
+    { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: args.gitSha },
+    ...args.bindingSlots.map(
+      (slot): ScriptBindingInput =>
+        slot.type === "secret_text"
+          ? { type: "secret_text", name: slot.name, digest: digestOf(slot.name) }
+          : { type: "plain_text", name: slot.name, text: pulumi.unsecret(bindingText(slot.name)) },
+    ),
+  ];
+  const secrets = Object.fromEntries(
+    args.bindingSlots
+      .filter((slot) => slot.type === "secret_text")
+      .map((slot) => [slot.name, bindingText(slot.name)]),
+  );
+  return {
+    accountId: args.accountId,
+    scriptName: args.workerName,
+    mainModule: WORKER_MODULE,
+    code: bundle.code,
+    compatibilityDate: args.compatibilityDate,
+    compatibilityFlags: args.compatibilityFlags,
+    bindings,
+    secrets,
+    containerClass: CONTAINER_CLASS,
+    migrations: DURABLE_OBJECT_MIGRATIONS,
+  };
 }

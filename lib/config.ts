@@ -259,14 +259,34 @@ export const SETTINGS = {
   "cloudflare.rolloutStepPercentages": setting(
     { type: "array", items: INTEGER },
     z
-      .array(integerBetween(1, 100), { error: "must be a list of percentages, e.g. [10, 100]" })
+      .array(integerBetween(10, 100), { error: "must be a list of percentages, e.g. [10, 100]" })
       .min(1, "must list at least one step")
       .refine(
         (steps) => steps.every((step, i) => i === 0 || step > steps[i - 1]),
         "must increase step by step",
       )
       .refine((steps) => steps[steps.length - 1] === 100, "must end at 100"),
-    "Percent of instances updated at each step of a rolling container rollout.",
+    "Percent of instances updated at each step of a rolling container rollout (10 to 100, increasing, ending at 100).",
+  ),
+  "cloudflare.rolloutGracePeriodSeconds": defaulted(
+    30,
+    setting(
+      INTEGER,
+      integerBetween(0, 3600),
+      "Seconds a running instance may finish its work before a rollout stops it (Cloudflare's default is 0).",
+    ),
+  ),
+  "cloudflare.rolloutTimeoutSeconds": defaulted(
+    900,
+    setting(INTEGER, integerBetween(60, 7200), "How long pulumi up waits for a container rollout to complete."),
+  ),
+  "cloudflare.verifyTimeoutSeconds": defaulted(
+    300,
+    setting(
+      INTEGER,
+      integerBetween(30, 3600),
+      "How long pulumi up waits for <url>/health to report the new generation and image before failing.",
+    ),
   ),
   "github.owner": setting(
     STRING,

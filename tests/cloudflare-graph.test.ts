@@ -13,6 +13,7 @@ const TYPES = {
   cron: "cloudflare:index/workersCronTrigger:WorkersCronTrigger",
   domain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
   application: "pulumi-nodejs:dynamic/spectral:ContainerApplication",
+  verification: "pulumi-nodejs:dynamic/spectral:DeployVerification",
 };
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const containerBindingNames = manifest
@@ -80,21 +81,45 @@ describe("Cloudflare resources (update under mocks)", () => {
     expect(first.outputs.url).toBe("https://spectral-alpha.spectral-test.workers.dev");
   });
 
-  it("orders the deploy: image, then generation, then the Worker upload, then the container application", () => {
+  it("orders the deploy: image, generation, Worker upload, container application (rollout and wait), verification", () => {
     const digest = first.outputs.imageDigest;
+    const urn = (type: string) => registered(first, type).urn;
+    const dependsOn = (type: string) => registered(first, type).dependencies;
     expect(inputs(first, TYPES.generation).imageDigest).toBe(digest);
-    const application = inputs(first, TYPES.application);
-    expect(application).toMatchObject({ image: digest, generation: 1, rolloutStepPercentages: [10, 100] });
-    const dependencies = registered(first, TYPES.application).dependencies;
-    for (const type of [TYPES.script, TYPES.generation, TYPES.image])
-      expect(dependencies, type).toContain(registered(first, type).urn);
-    expect(registered(first, TYPES.script).dependencies).toContain(registered(first, TYPES.generation).urn);
+    expect(dependsOn(TYPES.script)).toContain(urn(TYPES.generation));
+    // The application binds to the namespace the Worker's upload reports, and runs the pushed image.
+    expect(inputs(first, TYPES.application)).toMatchObject({
+      image: digest,
+      namespaceId: "do-namespace-spectral-app",
+      rolloutStepPercentages: [10, 100],
+      rolloutGracePeriodSeconds: 30,
+      rolloutTimeoutSeconds: 900,
+    });
+    for (const type of [TYPES.script, TYPES.image])
+      expect(dependsOn(TYPES.application), type).toContain(urn(type));
+    // The verdict comes last: after the Worker (routes included) and the application's rollout.
+    expect(inputs(first, TYPES.verification)).toMatchObject({
+      url: "https://spectral-alpha.spectral-test.workers.dev",
+      generation: 1,
+      image: digest,
+      timeoutSeconds: 300,
+    });
+    for (const type of [TYPES.application, TYPES.script, TYPES.generation, TYPES.image, TYPES.subdomain])
+      expect(dependsOn(TYPES.verification), type).toContain(urn(type));
+    expect(first.outputs.servingGeneration).toBe(1);
     for (const type of [TYPES.subdomain, TYPES.cron])
-      expect(registered(first, type).dependencies, type).toContain(registered(first, TYPES.script).urn);
+      expect(dependsOn(type), type).toContain(urn(TYPES.script));
   });
 
   it("is stable: a second update on the same commit and secrets changes no Worker, route, generation or application input", () => {
-    for (const type of [TYPES.script, TYPES.subdomain, TYPES.cron, TYPES.generation, TYPES.application]) {
+    for (const type of [
+      TYPES.script,
+      TYPES.subdomain,
+      TYPES.cron,
+      TYPES.generation,
+      TYPES.application,
+      TYPES.verification,
+    ]) {
       expect(inputs(second, type), type).toEqual(inputs(first, type));
     }
   });
@@ -129,7 +154,8 @@ describe("Cloudflare resources (preview under mocks)", () => {
     expect(isUnknownValue(bindings.find((binding) => binding.name === "SPECTRAL_GENERATION")?.text)).toBe(
       true,
     );
-    expect(isUnknownValue(inputs(preview, TYPES.application).generation)).toBe(true);
+    expect(isUnknownValue(inputs(preview, TYPES.application).namespaceId)).toBe(true);
+    expect(isUnknownValue(inputs(preview, TYPES.verification).generation)).toBe(true);
     expect(isUnknownValue(preview.outputs.url)).toBe(true);
     expect(isSecretValue(preview.outputs.url)).toBe(false);
   });

@@ -57,6 +57,25 @@ describe("stack config", () => {
     ).toEqual([`${KEY}cloudflare.rolloutStepPercentages: must increase step by step`]);
   });
 
+  it("holds rollout steps to the API's 10 to 100 percent, and the timeouts to sane bounds", () => {
+    expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.rolloutStepPercentages`]: "[5, 100]" }))).toEqual([
+      `${KEY}cloudflare.rolloutStepPercentages[0]: must be a whole number between 10 and 100`,
+    ]);
+    expect(
+      problemsOf(
+        alphaConfigWith({
+          [`${KEY}cloudflare.rolloutTimeoutSeconds`]: "5",
+          [`${KEY}cloudflare.verifyTimeoutSeconds`]: "0",
+          [`${KEY}cloudflare.rolloutGracePeriodSeconds`]: "-1",
+        }),
+      ),
+    ).toEqual([
+      `${KEY}cloudflare.rolloutGracePeriodSeconds: must be a whole number between 0 and 3600`,
+      `${KEY}cloudflare.rolloutTimeoutSeconds: must be a whole number between 60 and 7200`,
+      `${KEY}cloudflare.verifyTimeoutSeconds: must be a whole number between 30 and 3600`,
+    ]);
+  });
+
   it("names a malformed compatibility flag", () => {
     expect(
       problemsOf(alphaConfigWith({ [`${KEY}cloudflare.compatibilityFlags`]: '["Nodejs Compat"]' })),

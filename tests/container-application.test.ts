@@ -1,7 +1,7 @@
-// ContainerApplication's provider against a contract-faithful local Cloudflare API (fake-cloudflare.ts).
+// ContainerApplication's provider against the Cloudflare API stand-in's Containers area
+// (tests/support/fake-cloudflare-containers.ts): each rule the stand-in enforces, and the program meeting it.
 import { readFileSync } from "node:fs";
-import type { ApplicationCreateParams } from "cloudflare/resources/containers/applications/applications";
-import type { RolloutCreateParams } from "cloudflare/resources/containers/applications/rollouts";
+import Cloudflare from "cloudflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type ContainerApplicationInputs,
@@ -15,34 +15,42 @@ const ACCOUNT = "0000000000000000000000000000a1fa";
 const NAMESPACE = "do-namespace-spectral-app";
 const IMAGE = `registry.cloudflare.com/${ACCOUNT}/spectral-alpha-app@sha256:${"1".repeat(64)}`;
 const NEW_IMAGE = `registry.cloudflare.com/${ACCOUNT}/spectral-alpha-app@sha256:${"2".repeat(64)}`;
+const BROKEN_IMAGE = `registry.cloudflare.com/${ACCOUNT}/spectral-alpha-app@sha256:${"3".repeat(64)}`;
 const inputs: ContainerApplicationInputs = {
   accountId: ACCOUNT,
   name: "spectral-alpha-app",
+  namespaceId: NAMESPACE,
   image: IMAGE,
   instanceType: "standard-1",
   maxInstances: 3,
-  workerName: "spectral-alpha",
-  className: "SpectralApp",
   rolloutStepPercentages: [10, 100],
-  generation: 41,
+  rolloutGracePeriodSeconds: 30,
+  rolloutTimeoutSeconds: 60,
 };
 
 let fake: FakeCloudflare;
-const saved = { token: process.env.CLOUDFLARE_API_TOKEN, base: process.env.CLOUDFLARE_API_BASE_URL };
+const saved = { ...process.env };
 beforeAll(async () => {
   fake = await startFakeCloudflare();
-  process.env.CLOUDFLARE_API_TOKEN = FAKE_TOKEN;
-  process.env.CLOUDFLARE_API_BASE_URL = fake.baseUrl;
+  Object.assign(process.env, {
+    CLOUDFLARE_API_TOKEN: FAKE_TOKEN,
+    CLOUDFLARE_API_BASE_URL: fake.baseUrl,
+    SPECTRAL_ROLLOUT_POLL_MS: "1",
+  });
 });
 afterAll(async () => {
   await fake.close();
-  process.env.CLOUDFLARE_API_TOKEN = saved.token;
-  process.env.CLOUDFLARE_API_BASE_URL = saved.base;
+  process.env = saved;
 });
 beforeEach(() => {
   fake.requests.length = 0;
   fake.rollouts.length = 0;
   fake.applications.clear();
+  fake.applicationsPerPage = 20;
+  fake.registryImages = new Set([IMAGE, NEW_IMAGE, BROKEN_IMAGE]);
+  fake.unpullableImages = new Set([BROKEN_IMAGE]);
+  // The Worker's upload made the namespace and declared its class a container.
+  fake.scripts.set("spectral-alpha", { containers: [{ class_name: "SpectralApp" }] });
   fake.namespaces.splice(0, fake.namespaces.length, {
     id: NAMESPACE,
     name: "spectral-alpha_SpectralApp",
@@ -52,22 +60,24 @@ beforeEach(() => {
   });
 });
 
-/** An application of our name made outside this program, e.g. by an earlier wrangler deploy. */
-function existingApplication(id: string, namespaceId: string): void {
+/** An application made outside this program, e.g. by an earlier `wrangler deploy`. */
+function existingApplication(id: string, name: string, namespaceId: string, image = IMAGE): void {
   fake.applications.set(id, {
     id,
-    name: inputs.name,
+    name,
     scheduling_policy: "default",
     instances: 0,
     max_instances: 1,
-    configuration: { image: "registry.cloudflare.com/old@sha256:0", instance_type: "basic" },
+    configuration: { image, instance_type: "standard-1" },
     durable_objects: { namespace_id: namespaceId },
     version: 3,
+    health: { instances: { active: 1, healthy: 1, failed: 0, starting: 0 } },
   });
 }
 
 const writes = () => fake.requests.filter((request) => request.method !== "GET");
-const create = () => provider.create(inputs) as Promise<{ id: string; outs: ContainerApplicationOutputs }>;
+const create = (changes: Partial<ContainerApplicationInputs> = {}) =>
+  provider.create({ ...inputs, ...changes }) as Promise<{ id: string; outs: ContainerApplicationOutputs }>;
 async function update(olds: ContainerApplicationOutputs, changes: Partial<ContainerApplicationInputs>) {
   fake.requests.length = 0;
   const result = (await provider.update?.(olds.applicationId, olds, { ...inputs, ...changes })) as {
@@ -76,139 +86,144 @@ async function update(olds: ContainerApplicationOutputs, changes: Partial<Contai
   return result.outs;
 }
 
-// Bodies the SDK's own types accept, minus the path parameter.
-const expectedCreate: Omit<
-  ApplicationCreateParams.CcContainersCreateScheduledApplicationRequest,
-  "account_id"
-> = {
-  name: "spectral-alpha-app",
-  scheduling_policy: "default",
-  instances: 0,
-  max_instances: 3,
-  configuration: { image: IMAGE, instance_type: "standard-1", observability: { logs: { enabled: true } } },
-  durable_objects: { namespace_id: NAMESPACE },
-};
-const expectedRollout = (image: string, generation: number): Omit<RolloutCreateParams, "account_id"> => ({
-  description: `generation ${generation}: ${image}`,
-  strategy: "rolling",
-  kind: "full_auto",
-  steps: [
-    { description: "10% of instances", step_size: { percentage: 10 } },
-    { description: "100% of instances", step_size: { percentage: 100 } },
-  ],
-  target_configuration: { image, instance_type: "standard-1", observability: { logs: { enabled: true } } },
-});
+describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
+  it("creates the application on the Worker's namespace, with the grace period and logs on, and no rollout", async () => {
+    const { outs } = await create();
+    expect(writes().map((request) => request.body)).toEqual([
+      {
+        name: "spectral-alpha-app",
+        scheduling_policy: "default",
+        instances: 0,
+        max_instances: 3,
+        rollout_active_grace_period: 30,
+        configuration: {
+          image: IMAGE,
+          instance_type: "standard-1",
+          observability: { logs: { enabled: true } },
+        },
+        durable_objects: { namespace_id: NAMESPACE },
+      },
+    ]);
+    expect(outs).toMatchObject({ rolloutId: null, adopted: false });
+  });
 
-describe("ContainerApplication provider (fake Cloudflare API)", () => {
-  it("creates the application bound to the Worker's Durable Object namespace, with logs on", async () => {
+  it("adopts the application bound to the namespace whatever its name (wrangler's <worker>-<class>), and rolls out only a different image", async () => {
+    existingApplication("app-wrangler", "spectral-alpha-spectralapp", NAMESPACE);
     const { id, outs } = await create();
-    expect(writes()).toEqual([
-      {
-        method: "POST",
-        path: `/client/v4/accounts/${ACCOUNT}/containers/applications`,
-        body: expectedCreate,
-      },
+    expect(id).toBe("app-wrangler");
+    expect(writes().map((request) => [request.method, request.body])).toEqual([
+      ["PATCH", { name: "spectral-alpha-app", max_instances: 3, rollout_active_grace_period: 30 }],
     ]);
-    expect(outs).toMatchObject({
-      applicationId: id,
-      namespaceId: NAMESPACE,
-      adopted: false,
-      rolloutId: null,
-    });
+    expect(outs).toMatchObject({ adopted: true, rolloutId: null });
+    fake.applications.clear();
+    existingApplication("app-wrangler", "spectral-alpha-spectralapp", NAMESPACE, NEW_IMAGE);
+    fake.requests.length = 0;
+    const adopted = await create();
+    expect(adopted.outs.rolloutId).toBe("rollout-1");
+    expect(fake.rollouts[0].status).toBe("completed");
   });
 
-  it("on a new image, PATCHes nothing it need not and rolls out the new image in the configured steps", async () => {
-    const { outs } = await create();
-    const updated = await update(outs, { image: NEW_IMAGE, generation: 42 });
-    expect(writes()).toEqual([
-      {
-        method: "POST",
-        path: `/client/v4/accounts/${ACCOUNT}/containers/applications/${outs.applicationId}/rollouts`,
-        body: expectedRollout(NEW_IMAGE, 42),
-      },
-    ]);
-    expect(updated.rolloutId).toBe("rollout-1");
-    expect(fake.applications.get(outs.applicationId)?.configuration.image).toBe(NEW_IMAGE);
-  });
-
-  it("on a new generation alone (a rotated secret), rolls out so running containers restart", async () => {
-    const { outs } = await create();
-    await update(outs, { generation: 42 });
-    expect(fake.rollouts.map((rollout) => rollout.body)).toEqual([expectedRollout(IMAGE, 42)]);
-  });
-
-  it("on a settings-only change, PATCHes max_instances and starts no rollout", async () => {
-    const { outs } = await create();
-    const updated = await update(outs, { maxInstances: 5 });
-    expect(writes()).toEqual([
-      {
-        method: "PATCH",
-        path: `/client/v4/accounts/${ACCOUNT}/containers/applications/${outs.applicationId}`,
-        body: { max_instances: 5 },
-      },
-    ]);
-    expect(updated.maxInstances).toBe(5);
-    expect(fake.rollouts).toEqual([]);
-  });
-
-  it("adopts an application of the same name on the same namespace (an earlier wrangler deploy)", async () => {
-    existingApplication("app-from-wrangler", NAMESPACE);
-    const { id, outs } = await create();
-    expect(id).toBe("app-from-wrangler");
-    expect(outs.adopted).toBe(true);
-    expect(writes().map((request) => `${request.method} ${request.path.split("/applications")[1]}`)).toEqual([
-      "PATCH /app-from-wrangler",
-      "POST /app-from-wrangler/rollouts",
-    ]);
-    expect(fake.applications.get(id)?.configuration).toMatchObject({
-      image: IMAGE,
-      instance_type: "standard-1",
-    });
-  });
-
-  it("refuses to adopt an application bound to another namespace, naming both", async () => {
-    existingApplication("app-elsewhere", "do-namespace-of-another-worker");
+  it("refuses an application of our name bound to another namespace, naming both", async () => {
+    existingApplication("app-other", "spectral-alpha-app", "some-other-namespace");
     await expect(create()).rejects.toThrow(
-      `application spectral-alpha-app already exists and serves Durable Object namespace do-namespace-of-another-worker, not ${NAMESPACE} (Worker spectral-alpha, class SpectralApp): choose another cloudflare.containerName`,
+      "application spectral-alpha-app already exists and serves Durable Object namespace some-other-namespace, not do-namespace-spectral-app",
     );
     expect(writes()).toEqual([]);
   });
 
-  it("follows result_info to a namespace on the second page of the list (20 a page)", async () => {
-    const ours = fake.namespaces.splice(0);
-    for (let i = 0; i < 24; i++)
-      fake.namespaces.push({ ...ours[0], id: `other-${i}`, script: `other-worker-${i}`, name: `other-${i}` });
-    fake.namespaces.push(...ours);
+  it("on a new image, rolls out in the configured steps and waits until Cloudflare reports it completed", async () => {
     const { outs } = await create();
-    expect(outs.namespaceId).toBe(NAMESPACE);
-    const pages = fake.requests.filter((request) => request.path.endsWith("/durable_objects/namespaces"));
-    expect(pages.length).toBeGreaterThanOrEqual(2);
+    const updated = await update(outs, { image: NEW_IMAGE });
+    const [rollout] = writes().filter((request) => request.path.endsWith("/rollouts"));
+    expect(rollout.body).toMatchObject({
+      strategy: "rolling",
+      kind: "full_auto",
+      steps: [
+        { description: "10% of instances", step_size: { percentage: 10 } },
+        { description: "100% of instances", step_size: { percentage: 100 } },
+      ],
+      target_configuration: { image: NEW_IMAGE, instance_type: "standard-1" },
+    });
+    expect(fake.rollouts.map((each) => each.status)).toEqual(["completed"]);
+    expect(updated.rolloutId).toBe("rollout-1");
   });
 
-  it("says the Worker must be deployed first when its namespace does not exist yet", async () => {
-    fake.namespaces.length = 0;
-    await expect(create()).rejects.toThrow(
-      "Worker spectral-alpha has no Durable Object namespace for class SpectralApp: its version must be deployed before application spectral-alpha-app",
+  it("on a settings-only change, PATCHes what changed and starts no rollout; with nothing changed, writes nothing", async () => {
+    const { outs } = await create();
+    await update(outs, { maxInstances: 5 });
+    expect(writes().map((request) => request.body)).toEqual([{ max_instances: 5 }]);
+    await update(outs, { maxInstances: 5 });
+    expect(writes()).toEqual([]);
+  });
+
+  it("fails on a rollout Cloudflare reverts, with its reason and the instances' health", async () => {
+    const { outs } = await create();
+    await expect(update(outs, { image: BROKEN_IMAGE })).rejects.toThrow(
+      /was reverted: failed to pull image .*sha256:3{64}: manifest unknown; instances' health: \{"instances":\{"active":1,"healthy":0,"failed":1,"starting":0\}\}/,
     );
   });
 
-  it("surfaces Cloudflare's status, code and message, and never the token", async () => {
+  it("fails when a rollout outlasts cloudflare.rolloutTimeoutSeconds, saying where it stands", async () => {
+    const { outs } = await create();
+    await expect(update(outs, { image: NEW_IMAGE, rolloutTimeoutSeconds: 0 })).rejects.toThrow(
+      /is still progressing after 0s \(cloudflare.rolloutTimeoutSeconds\)/,
+    );
+  });
+
+  it("finds a create whose answer was lost instead of creating a second application", async () => {
+    fake.failNext = {
+      method: "POST",
+      pathPattern: /containers\/applications$/,
+      status: 502,
+      code: 10013,
+      message: "bad gateway",
+      afterHandling: true,
+    };
+    const { outs } = await create();
+    expect(fake.applications.size).toBe(1);
+    expect(outs.applicationId).toBe([...fake.applications.keys()][0]);
+  });
+
+  it("finds a rollout whose answer was lost instead of starting a second one", async () => {
     const { outs } = await create();
     fake.failNext = {
       method: "POST",
       pathPattern: /\/rollouts$/,
-      status: 400,
-      code: 1234,
-      message: "image not found in registry",
+      status: 502,
+      code: 10013,
+      message: "bad gateway",
+      afterHandling: true,
     };
-    const failure = update(outs, { image: NEW_IMAGE, generation: 42 });
-    await expect(failure).rejects.toThrow(
-      "Cloudflare API 400 [code 1234: image not found in registry] while updating application spectral-alpha-app",
-    );
-    await expect(failure).rejects.not.toThrow(FAKE_TOKEN);
+    const updated = await update(outs, { image: NEW_IMAGE });
+    expect(fake.rollouts).toHaveLength(1);
+    expect(updated.rolloutId).toBe("rollout-1");
   });
 
-  it("names CLOUDFLARE_API_TOKEN when it is missing", async () => {
+  it("follows result_info.next_page_token to an application on the third page", async () => {
+    fake.applicationsPerPage = 1;
+    existingApplication("app-a", "a", "ns-a");
+    existingApplication("app-b", "b", "ns-b");
+    existingApplication("app-ours", "spectral-alpha-spectralapp", NAMESPACE);
+    const { id } = await create();
+    expect(id).toBe("app-ours");
+    expect(fake.requests.filter((request) => request.path.endsWith("/containers/applications")).length).toBe(
+      3,
+    );
+  });
+
+  it("surfaces the containers API's nested error: a class that is not a container, an image not in the registry", async () => {
+    fake.scripts.set("spectral-alpha", { containers: [] });
+    await expect(create()).rejects.toThrow(
+      `Cloudflare API 400 [DURABLE_OBJECT_NOT_CONTAINER_ENABLED {"namespace_id":"${NAMESPACE}"}] while creating application spectral-alpha-app`,
+    );
+    fake.scripts.set("spectral-alpha", { containers: [{ class_name: "SpectralApp" }] });
+    const unknown = `registry.cloudflare.com/${ACCOUNT}/spectral-alpha-app@sha256:${"9".repeat(64)}`;
+    await expect(create({ image: unknown })).rejects.toThrow(
+      `IMAGE_REGISTRY_DOESNT_CONTAIN_IMAGE {"image":"${unknown}"}`,
+    );
+  });
+
+  it("names CLOUDFLARE_API_TOKEN when it is missing, and never shows the token", async () => {
     process.env.CLOUDFLARE_API_TOKEN = "";
     try {
       await expect(create()).rejects.toThrow("CLOUDFLARE_API_TOKEN is not set");
@@ -224,20 +239,22 @@ describe("ContainerApplication provider (fake Cloudflare API)", () => {
     await expect(provider.delete?.(outs.applicationId, outs)).resolves.toBeUndefined();
   });
 
-  it("diffs: identical inputs change nothing; a new name replaces; a new image updates in place", async () => {
+  it("diffs: identical inputs change nothing; a new namespace replaces; a new image or name updates in place", async () => {
     const { outs } = await create();
     expect(await provider.diff?.(outs.applicationId, outs, inputs)).toMatchObject({
       changes: false,
       replaces: [],
     });
-    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, name: "other" })).toMatchObject({
-      changes: true,
-      replaces: ["name"],
-    });
-    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, image: NEW_IMAGE })).toMatchObject({
-      changes: true,
-      replaces: [],
-    });
+    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, namespaceId: "ns-2" })).toMatchObject(
+      {
+        replaces: ["namespaceId"],
+      },
+    );
+    for (const change of [{ image: NEW_IMAGE }, { name: "renamed" }])
+      expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, ...change })).toMatchObject({
+        changes: true,
+        replaces: [],
+      });
   });
 
   it("works as the engine runs it: serialized, in a fresh process, with only the environment for credentials", async () => {
@@ -247,5 +264,45 @@ describe("ContainerApplication provider (fake Cloudflare API)", () => {
     expect(created.error).toBe("");
     expect(created.value.outs).toMatchObject({ namespaceId: NAMESPACE, adopted: false });
     expect(readFileSync(file, "utf8")).not.toContain(FAKE_TOKEN);
+  });
+});
+
+describe("the stand-in's Containers rules, met head-on", () => {
+  const sdk = () => new Cloudflare({ apiToken: FAKE_TOKEN, baseURL: fake.baseUrl, maxRetries: 0 });
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => "accepted",
+      (error: { errors: { message: string }[] }) => JSON.parse(error.errors[0].message).error,
+    );
+
+  it("one application per namespace (DURABLE_OBJECT_ALREADY_HAS_APPLICATION)", async () => {
+    existingApplication("app-1", "first", NAMESPACE);
+    const body = {
+      name: "second",
+      scheduling_policy: "default",
+      instances: 0,
+      max_instances: 1,
+      configuration: { image: IMAGE },
+      durable_objects: { namespace_id: NAMESPACE },
+    };
+    expect(await refusal(sdk().post(`/accounts/${ACCOUNT}/containers/applications`, { body }))).toBe(
+      "DURABLE_OBJECT_ALREADY_HAS_APPLICATION",
+    );
+  });
+
+  it("rollout steps of at least 10 percent", async () => {
+    existingApplication("app-1", "first", NAMESPACE);
+    const body = {
+      description: "d",
+      strategy: "rolling",
+      steps: [
+        { description: "5%", step_size: { percentage: 5 } },
+        { description: "all", step_size: { percentage: 100 } },
+      ],
+      target_configuration: { image: NEW_IMAGE },
+    };
+    expect(
+      await refusal(sdk().post(`/accounts/${ACCOUNT}/containers/applications/app-1/rollouts`, { body })),
+    ).toBe("VALIDATE_INPUT");
   });
 });

@@ -5,7 +5,7 @@ import { CONTAINER_CLASS } from "../../components/container-worker";
 import { FAKE_TOKEN } from "../support/fake-cloudflare";
 import { DEPLOYER_PASSWORD } from "../support/postgres";
 import { engineMissing } from "./harness";
-import { type EngineInputs, imageReference } from "./program";
+import { type EngineInputs, gitShaOf, imageReference } from "./program";
 import { EngineScenario, SECRET_VALUES } from "./scenario";
 
 const setup = inject("postgres");
@@ -13,7 +13,7 @@ const database = "database" in setup ? setup.database : undefined;
 const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
 
 describe.skipIf(missing !== undefined)(
-  "real Pulumi engine: generation, migrations and container application (real PostgreSQL, Cloudflare stand-in)",
+  "real Pulumi engine: generation, Worker upload, container application and deploy verification (real PostgreSQL, Cloudflare stand-in, the Worker in workerd with a container double)",
   () => {
     let scenario: EngineScenario;
     let base: EngineInputs;
@@ -27,15 +27,16 @@ describe.skipIf(missing !== undefined)(
 
     it("preview writes nothing: no database row, no Cloudflare write", async () => {
       const preview = await (await scenario.stack(base)).preview();
-      expect(preview.changeSummary).toMatchObject({ create: 4 });
+      expect(preview.changeSummary).toMatchObject({ create: 5 });
       expect(await scenario.generations()).toBe(0);
       expect(scenario.writes()).toBe(0);
     });
 
-    it("up creates every resource: one generation row, one application", async () => {
+    it("up creates every resource: one generation row, one application, and verifies the Worker serves it", async () => {
       const result = await up(base);
       expect(result.summary.result).toBe("succeeded");
-      expect(result.summary.resourceChanges).toMatchObject({ create: 4 });
+      expect(result.summary.resourceChanges).toMatchObject({ create: 5 });
+      expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(await scenario.generations()).toBe(1);
       expect([...scenario.fake.applications.keys()]).toEqual([result.outputs.applicationId.value]);
       // The Worker went up through the script upload with its migration, and its namespace is the upload's.
@@ -51,17 +52,19 @@ describe.skipIf(missing !== undefined)(
     it("a second up is 0 changes by the engine's own count, and writes nothing", async () => {
       const before = { rows: await scenario.generations(), writes: scenario.writes() };
       const result = await up(base);
-      expect(result.summary.resourceChanges).toEqual({ same: 4 });
+      expect(result.summary.resourceChanges).toEqual({ same: 5 });
       expect(await scenario.generations()).toBe(before.rows);
       expect(scenario.writes()).toBe(before.writes);
     });
 
-    it("a new image replaces the generation, uploads the Worker once without migrations, and rolls the application out once", async () => {
+    it("a new image replaces the generation, uploads the Worker once without migrations, rolls the application out once and waits for it, then verifies", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
-      const changed = { ...base, image: imageReference("2"), gitSha: "2222222" };
+      const changed = { ...base, image: imageReference("2"), gitSha: gitShaOf(imageReference("2")) };
       const uploads = scenario.uploads().length;
       const result = await up(changed);
-      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 2 });
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 3 });
+      expect(scenario.fake.rollouts.at(-1)?.status).toBe("completed");
+      expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(
         scenario
           .uploads()
@@ -76,7 +79,7 @@ describe.skipIf(missing !== undefined)(
       base = changed;
     });
 
-    it("a rotated secret replaces the generation (new fingerprint), uploads the Worker and rolls out the same image", async () => {
+    it("a rotated secret replaces the generation (new fingerprint) and uploads the Worker, with no rollout: the Durable Object restarts the container", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
       const rotated = { ...base, secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_engine_rotated_4410" } };
       // The engine masks secrets in its diff, so the rotation shows through the binding's keyed digest.
@@ -92,9 +95,13 @@ describe.skipIf(missing !== undefined)(
       expect(api).not.toContain("~ digest");
       expect(preview.stdout).not.toContain("sk_engine");
       const result = await up(rotated);
-      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 2 });
+      expect(result.summary.resourceChanges).toEqual({ same: 2, replace: 1, update: 2 });
       expect(await scenario.generations()).toBe(before.rows + 1);
-      expect(scenario.fake.rollouts).toHaveLength(before.rollouts + 1);
+      expect(scenario.fake.rollouts).toHaveLength(before.rollouts);
+      expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
+      expect(scenario.double.container("instance-0").starts.at(-1)?.STRIPE_SECRET_KEY).toBe(
+        "sk_engine_rotated_4410",
+      );
       base = rotated;
     });
 
@@ -102,33 +109,57 @@ describe.skipIf(missing !== undefined)(
       const before = { rows: await scenario.generations(), writes: scenario.writes() };
       const changed = { ...base, rolloutStepPercentages: [25, 100] };
       const result = await up(changed);
-      expect(result.summary.resourceChanges).toEqual({ same: 3, update: 1 });
+      expect(result.summary.resourceChanges).toEqual({ same: 4, update: 1 });
       expect(await scenario.generations()).toBe(before.rows);
       expect(scenario.writes()).toBe(before.writes);
       base = changed;
     });
 
-    it("a Cloudflare 500 on the application create fails the up; the next up converges with no duplicate generation and no orphan", async () => {
+    it("a Cloudflare 500 on the application create fails the up (no blind retry); the next up converges with no duplicate generation and no orphan", async () => {
       await (await scenario.stack(base)).destroy();
       expect(scenario.fake.applications.size).toBe(0);
       const before = await scenario.generations();
-      // Three answers: the first try and the SDK's two retries.
       scenario.fake.failNext = {
         method: "POST",
         pathPattern: /containers\/applications$/,
         status: 500,
         code: 10002,
         message: "internal error",
-        times: 3,
       };
       await expect(up(base)).rejects.toThrow(
         /Cloudflare API 500 \[code 10002: internal error\] while creating application/,
       );
       expect(await scenario.generations()).toBe(before + 1);
       const retried = await up(base);
-      expect(retried.summary.resourceChanges).toEqual({ same: 3, create: 1 });
+      expect(retried.summary.resourceChanges).toEqual({ same: 3, create: 2 });
       expect(await scenario.generations()).toBe(before + 1);
       expect(scenario.fake.applications.size).toBe(1);
+    });
+
+    it("a create whose answer was lost is found, not repeated: one application", async () => {
+      await (await scenario.stack(base)).destroy();
+      scenario.fake.failNext = {
+        method: "POST",
+        pathPattern: /containers\/applications$/,
+        status: 502,
+        code: 10013,
+        message: "bad gateway",
+        afterHandling: true,
+      };
+      const result = await up(base);
+      expect(result.summary.result).toBe("succeeded");
+      expect(scenario.fake.applications.size).toBe(1);
+    });
+
+    it("a rollout that Cloudflare reverts fails the up with its reason and the instances' health", async () => {
+      scenario.fake.unpullableImages.add(imageReference("3"));
+      const broken = { ...base, image: imageReference("3"), gitSha: gitShaOf(imageReference("3")) };
+      await expect(up(broken)).rejects.toThrow(
+        /rollout of .*sha256:3{64} to application spectral-engine-app was reverted: failed to pull image .* instances' health: \{"instances":\{"active":1,"healthy":0,"failed":1/,
+      );
+      // The next up with the working image converges.
+      const fixed = await up(base);
+      expect(fixed.summary.result).toBe("succeeded");
     });
 
     it("pulumi stack export holds no secret value in plaintext", async () => {
@@ -151,7 +182,7 @@ describe.skipIf(missing !== undefined)(
     it("destroy removes the application and keeps every core.deployments row", async () => {
       const before = await scenario.generations();
       const result = await (await scenario.stack(base)).destroy();
-      expect(result.summary.resourceChanges).toEqual({ delete: 4 });
+      expect(result.summary.resourceChanges).toEqual({ delete: 5 });
       expect(scenario.fake.applications.size).toBe(0);
       expect(await scenario.generations()).toBe(before);
     });

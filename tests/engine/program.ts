@@ -1,52 +1,67 @@
 /**
  * The inline program the engine suite and benchmarks run: every resource whose provider this project wrote,
- * wired as index.ts wires them (generation -> Worker script -> container application), with inputs a test
- * can change. The bridged resources (workers.dev subdomain, cron trigger, custom domain, docker Image,
- * GitHub secrets) are left out: their plugins cannot be obtained here, so only the mock runtime covers them
- * (see the README).
+ * wired as index.ts wires them (generation -> Worker upload -> container application -> deploy
+ * verification), with inputs a test can change. The bridged resources (workers.dev subdomain, cron trigger,
+ * custom domain, docker Image, GitHub secrets) are left out: their plugins cannot be obtained here, so only
+ * the mock runtime covers them (see the README).
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import { ContainerApplication } from "../../components/container-application";
-import { CONTAINER_CLASS } from "../../components/container-worker";
+import { containerWorkerScriptArgs } from "../../components/container-worker";
+import { DeployVerification } from "../../components/deploy-verification";
 import { DeploymentGeneration } from "../../components/deployment-generation";
 import { WorkerScript } from "../../components/worker-script";
-import type { DurableObjectMigration } from "../../components/worker-script-provider";
-import { bindingDigest, deploymentFingerprint } from "../../lib/deploy/fingerprint";
-import type { WorkerBinding } from "../../lib/secrets/bindings";
+import type { SecretEntry } from "../../lib/config";
+import { deploymentFingerprint } from "../../lib/deploy/fingerprint";
+import { workerBindingSlots, workerSecretBindings } from "../../lib/secrets/bindings";
+import { REPO_ROOT } from "../support/alpha";
 
-/** The stack's digest key in the engine program (a test value, not a secret worth keeping). */
-const DIGEST_KEY = "engine-test-digest-key-0000000000";
 export const ACCOUNT = "0000000000000000000000000000e9e1";
 export const WORKER = "spectral-engine";
+/** The stack's digest key in the engine program (a test value, not a secret worth keeping). */
+const DIGEST_KEY = "engine-test-digest-key-0000000000";
+
+/** Two container secrets, both for the API. */
+export const MANIFEST: SecretEntry[] = ["API_DATABASE_URL", "STRIPE_SECRET_KEY"].map((name) => ({
+  name,
+  reference: `op://engine/${name.toLowerCase()}/credential`,
+  targets: ["container"],
+  kind: "env",
+  scope: "api",
+}));
 
 export interface EngineInputs {
-  /** The image digest reference the deploy ships. */
+  /** The image digest reference the deploy ships, and its commit. */
   image: string;
   gitSha: string;
-  /** Container secrets by name: each becomes a secret_text binding, as the alpha manifest's do. */
+  /** Container secrets by name (MANIFEST). */
   secrets: Record<string, string>;
   maxInstances: number;
   instanceType: "lite" | "basic" | "standard-1";
   rolloutStepPercentages: number[];
-  /** The Worker's module source and its Durable Object migration history. */
-  workerCode: string;
-  migrations: DurableObjectMigration[];
   /** The deploy role's URL. */
   databaseUrl: string;
+  /** Where the Worker answers (workerd, in the tests). */
+  url: string;
+  verifyTimeoutSeconds: number;
 }
 
+/** Image `digit` of the test registry; its commit is the digit seven times. */
 export function imageReference(digit: string): string {
   return `registry.cloudflare.com/${ACCOUNT}/spectral-engine-app@sha256:${digit.repeat(64)}`;
 }
 
+export function gitShaOf(image: string): string {
+  return image.slice(-1).repeat(7);
+}
+
 export function engineProgram(inputs: EngineInputs): PulumiFn {
   return async () => {
-    const bindings = pulumi.secret(
-      Object.entries(inputs.secrets).map(
-        ([name, text]): WorkerBinding => ({ type: "secret_text", name, text }),
-      ),
-    );
+    const containerBindings = pulumi
+      .secret(inputs.secrets)
+      .apply((values) => workerSecretBindings(MANIFEST, values));
+    const digestKey = pulumi.secret(DIGEST_KEY);
     const settings = {
       instanceType: inputs.instanceType,
       maxInstances: inputs.maxInstances,
@@ -57,51 +72,56 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       service: "app",
       imageDigest: inputs.image,
       gitSha: inputs.gitSha,
-      fingerprint: bindings.apply((resolved) => deploymentFingerprint(resolved, settings, DIGEST_KEY)),
+      fingerprint: pulumi
+        .all([containerBindings, digestKey])
+        .apply(([bindings, key]) => deploymentFingerprint(bindings, settings, key)),
       databaseUrl: pulumi.secret(inputs.databaseUrl),
     });
-    const script = new WorkerScript("app-worker-script", {
-      accountId: ACCOUNT,
-      scriptName: WORKER,
-      mainModule: "index.js",
-      code: inputs.workerCode,
-      compatibilityDate: "2026-11-01",
-      compatibilityFlags: [],
-      bindings: [
-        { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
-        { type: "plain_text", name: "SPECTRAL_GENERATION", text: generation.generation.apply(String) },
-        ...Object.entries(inputs.secrets).map(([name, text]) => ({
-          type: "secret_text" as const,
-          name,
-          digest: bindingDigest(DIGEST_KEY, { name, text }),
-        })),
-      ],
-      secrets: Object.fromEntries(
-        Object.entries(inputs.secrets).map(([name, value]) => [name, pulumi.secret(value)]),
-      ),
-      containerClass: CONTAINER_CLASS,
-      migrations: inputs.migrations,
-    });
-    const container = new ContainerApplication(
-      "app-container",
-      {
+    const script = new WorkerScript(
+      "app-worker-script",
+      containerWorkerScriptArgs({
         accountId: ACCOUNT,
-        name: "spectral-engine-app",
-        image: inputs.image,
-        instanceType: inputs.instanceType,
-        maxInstances: inputs.maxInstances,
         workerName: WORKER,
-        className: CONTAINER_CLASS,
-        rolloutStepPercentages: inputs.rolloutStepPercentages,
+        compatibilityDate: "2026-11-01",
+        compatibilityFlags: [],
+        sleepAfter: "10m",
+        instances: 1,
+        bindingSlots: workerBindingSlots(MANIFEST),
+        secretBindings: containerBindings,
+        digestKey,
         generation: generation.generation,
+        gitSha: inputs.gitSha,
+        repoRoot: REPO_ROOT,
+      }),
+    );
+    const container = new ContainerApplication("app-container", {
+      accountId: ACCOUNT,
+      name: "spectral-engine-app",
+      namespaceId: script.namespaceId,
+      image: inputs.image,
+      instanceType: inputs.instanceType,
+      maxInstances: inputs.maxInstances,
+      rolloutStepPercentages: inputs.rolloutStepPercentages,
+      rolloutGracePeriodSeconds: 30,
+      rolloutTimeoutSeconds: 60,
+    });
+    const verification = new DeployVerification(
+      "app-verification",
+      {
+        url: inputs.url,
+        generation: generation.generation,
+        gitSha: inputs.gitSha,
+        image: inputs.image,
+        timeoutSeconds: inputs.verifyTimeoutSeconds,
       },
-      { dependsOn: [script] },
+      { dependsOn: [script, container] },
     );
     return {
       generation: generation.generation,
       namespaceId: script.namespaceId,
       migrationTag: script.migrationTag,
       applicationId: container.applicationId,
+      servingGeneration: verification.servingGeneration,
     };
   };
 }

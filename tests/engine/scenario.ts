@@ -5,15 +5,13 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { Client } from "pg";
-import { DURABLE_OBJECT_MIGRATIONS } from "../../components/container-worker";
+import { type ContainerDouble, startContainerDouble } from "../support/container-double";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "../support/fake-cloudflare";
 import type { Upload } from "../support/fake-cloudflare-workers";
-import { type TestDatabase, ThrowawayCluster } from "../support/postgres";
+import { freeLoopbackPort, type TestDatabase, ThrowawayCluster } from "../support/postgres";
+import { startWorkerd, type WorkerdProcess } from "../support/workerd";
 import { EngineSandbox } from "./harness";
-import { type EngineInputs, engineProgram, imageReference } from "./program";
-
-/** A Worker module the stand-in stores; the runtime suites load the real bundle. */
-export const WORKER_CODE = "export default { fetch() { return new Response('engine'); } };\n";
+import { type EngineInputs, engineProgram, gitShaOf, imageReference } from "./program";
 
 /** Container secrets with distinctive values, so a leak is easy to find. */
 export const SECRET_VALUES = {
@@ -22,10 +20,16 @@ export const SECRET_VALUES = {
 };
 
 export class EngineScenario {
+  /** The Worker as Cloudflare would run it: workerd, redeployed on every script upload the stand-in takes. */
+  private runtime: WorkerdProcess | undefined;
+  private deploying: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly sandbox: EngineSandbox,
     readonly fake: FakeCloudflare,
     readonly database: TestDatabase,
+    readonly double: ContainerDouble,
+    readonly workerdPort: number,
     private readonly admin: Client,
     private readonly cluster: ThrowawayCluster | undefined,
   ) {}
@@ -40,23 +44,70 @@ export class EngineScenario {
     }
     // The Worker's upload creates its Durable Object namespace, as at Cloudflare.
     const fake = await startFakeCloudflare();
+    for (const digit of "123") fake.registryImages.add(imageReference(digit));
     const admin = new Client({ connectionString: database.adminUrl });
     await admin.connect();
-    return new EngineScenario(new EngineSandbox(), fake, database, admin, cluster);
+    const double = await startContainerDouble();
+    const scenario = new EngineScenario(
+      new EngineSandbox(),
+      fake,
+      database,
+      double,
+      await freeLoopbackPort(),
+      admin,
+      cluster,
+    );
+    fake.onScriptUpload = (_name, upload) => scenario.redeploy(upload);
+    // The application serving an image means new containers run it (the double reports its commit).
+    fake.onImageLive = (image) => {
+      double.imageSha = gitShaOf(image);
+    };
+    return scenario;
+  }
+
+  /** Restarts workerd with an uploaded script: its module and bindings, Durable Object storage kept. */
+  private redeploy(upload: Upload): void {
+    const bindings = (upload.metadata.bindings as Record<string, string>[]).map((binding) =>
+      binding.type === "durable_object_namespace"
+        ? { type: "durable_object_namespace" as const, name: binding.name, className: binding.class_name }
+        : { type: "plain_text" as const, name: binding.name, text: binding.text },
+    );
+    const code = upload.parts.get(upload.metadata.main_module as string) ?? "";
+    this.deploying = this.deploying.then(async () => {
+      await this.runtime?.stop();
+      this.runtime = await startWorkerd(
+        {
+          code,
+          compatibilityDate: upload.metadata.compatibility_date as string,
+          compatibilityFlags: [],
+          bindings,
+          testEntry: true,
+          testText: { TEST_CONTAINERS: this.double.snapshot() },
+          testServices: { CONTAINER_DOUBLE: this.double.address },
+        },
+        this.sandbox.dir,
+        this.workerdPort,
+      );
+    });
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.workerdPort}`;
   }
 
   /** The first deploy's inputs. */
   inputs(): EngineInputs {
+    const image = imageReference("1");
     return {
-      image: imageReference("1"),
-      gitSha: "1111111",
+      image,
+      gitSha: gitShaOf(image),
       secrets: SECRET_VALUES,
       maxInstances: 2,
       instanceType: "standard-1",
       rolloutStepPercentages: [10, 100],
-      workerCode: WORKER_CODE,
-      migrations: DURABLE_OBJECT_MIGRATIONS,
       databaseUrl: this.database.deployerUrl,
+      url: this.url,
+      verifyTimeoutSeconds: 60,
     };
   }
 
@@ -65,6 +116,8 @@ export class EngineScenario {
     return this.sandbox.inlineStack(name, engineProgram(inputs), {
       CLOUDFLARE_API_TOKEN: FAKE_TOKEN,
       CLOUDFLARE_API_BASE_URL: this.fake.baseUrl,
+      SPECTRAL_ROLLOUT_POLL_MS: "50",
+      SPECTRAL_VERIFY_POLL_MS: "100",
     });
   }
 
@@ -88,12 +141,13 @@ export class EngineScenario {
 
   /** Worker script and version uploads the stand-in received. */
   workerUploads(): number {
-    return this.fake.requests.filter(
-      (request) => request.method !== "GET" && /\/workers\/scripts\/[^/]+(\/versions)?$/.test(request.path),
-    ).length;
+    return this.uploads().length;
   }
 
   async close(): Promise<void> {
+    await this.deploying.catch(() => undefined);
+    await this.runtime?.stop();
+    await this.double.close();
     await this.admin.end();
     await this.fake.close();
     this.sandbox.dispose();

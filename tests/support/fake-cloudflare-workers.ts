@@ -50,6 +50,8 @@ export interface WorkersState {
   /** The account's workers.dev subdomain. */
   accountSubdomain: string;
   domains: { id: string; hostname: string; service: string; environment: string; zone_id?: string }[];
+  /** Told each accepted script upload, as a deploy: the runtime suites restart workerd with it. */
+  onScriptUpload?: (name: string, upload: Upload) => void;
 }
 
 const invalid = (code: number, message: string): Reply => ({ status: 400, errors: [{ code, message }] });
@@ -215,6 +217,7 @@ export function uploadScript(name: string, upload: Upload, state: WorkersState):
     etag: randomBytes(16).toString("hex"),
   };
   state.scripts.set(name, stored);
+  state.onScriptUpload?.(name, upload);
   return {
     status: 200,
     result: {

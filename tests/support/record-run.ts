@@ -66,6 +66,8 @@ function providerOutputs(type: string, inputs: Record<string, unknown>): Record<
       workersDevUrl: `https://${inputs.scriptName}.spectral-test.workers.dev`,
     };
   if (type === "pulumi-nodejs:dynamic/spectral:ContainerApplication") return { applicationId: "app-id" };
+  if (type === "pulumi-nodejs:dynamic/spectral:DeployVerification")
+    return { servingGeneration: inputs.generation };
   return {};
 }
 

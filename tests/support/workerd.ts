@@ -102,11 +102,15 @@ export interface WorkerdProcess {
 }
 
 /** Starts workerd on a free port in `dir` (its Durable Object storage stays there across restarts). */
-export async function startWorkerd(worker: WorkerdWorker, dir: string): Promise<WorkerdProcess> {
+export async function startWorkerd(
+  worker: WorkerdWorker,
+  dir: string,
+  fixedPort?: number,
+): Promise<WorkerdProcess> {
   mkdirSync(join(dir, "do"), { recursive: true });
   writeFileSync(join(dir, "index.js"), worker.code);
   if (worker.testEntry) copyFileSync(join(__dirname, "workerd-test-entry.js"), join(dir, "test.js"));
-  const port = await freeLoopbackPort();
+  const port = fixedPort ?? (await freeLoopbackPort());
   writeFileSync(join(dir, "config.capnp"), workerdConfig(worker, port, dir));
   let output = "";
   const child: ChildProcess = spawn(
