@@ -278,7 +278,11 @@ export const SETTINGS = {
   ),
   "cloudflare.rolloutTimeoutSeconds": defaulted(
     900,
-    setting(INTEGER, integerBetween(60, 7200), "How long pulumi up waits for a container rollout to complete."),
+    setting(
+      INTEGER,
+      integerBetween(60, 7200),
+      "How long pulumi up waits for a container rollout to complete.",
+    ),
   ),
   "cloudflare.verifyTimeoutSeconds": defaulted(
     300,

@@ -41,17 +41,16 @@ describe("DeployVerification provider", () => {
     setTimeout(() => {
       served = { status: 200, generation: "7", sha: "abc1234" };
     }, 200);
-    const { outs } = (await provider.create?.(inputs)) as { outs: DeployVerificationOutputs };
-    expect(outs.servingGeneration).toBe(7);
+    expect((await provider.verify(inputs)).servingGeneration).toBe(7);
   });
 
   it("fails after the timeout, saying what was served instead and what to check", async () => {
     served = { status: 200, generation: "6", sha: "old0000" };
-    await expect(provider.create?.(inputs)).rejects.toThrow(
+    await expect(provider.verify(inputs)).rejects.toThrow(
       `deploy not verified: ${inputs.url}/health served generation 6 of commit old0000 for 1s (cloudflare.verifyTimeoutSeconds), not generation 7 of commit abc1234. Check the Worker's logs`,
     );
     served = { status: 502, generation: "7", sha: "abc1234" };
-    await expect(provider.create?.(inputs)).rejects.toThrow("served no healthy answer (502)");
+    await expect(provider.verify(inputs)).rejects.toThrow("served no healthy answer (502)");
   });
 
   it("runs again only when the generation, the image, the commit or the URL changed", async () => {
