@@ -10,6 +10,7 @@ import { ContainerWorker } from "./components/container-worker";
 import { DeployVerification } from "./components/deploy-verification";
 import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
+import { ImageRetention } from "./components/image-retention";
 import { readStackConfig } from "./lib/config";
 import { deploymentFingerprint } from "./lib/deploy/fingerprint";
 import { workerBindingSlots, workerSecretBindings } from "./lib/secrets/bindings";
@@ -97,6 +98,18 @@ export = async () => {
       timeoutSeconds: config["cloudflare.verifyTimeoutSeconds"],
     },
     { dependsOn: [worker, container] },
+  );
+
+  // Last: once the new image serves, older ones are pruned from the registry.
+  new ImageRetention(
+    "app-images",
+    {
+      accountId: config["cloudflare.accountId"],
+      repository: config["cloudflare.containerName"],
+      tag: image.imageName.split(":").pop() ?? "",
+      keep: config["cloudflare.imagesToKeep"],
+    },
+    { dependsOn: [verification] },
   );
 
   return {

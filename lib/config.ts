@@ -292,6 +292,14 @@ export const SETTINGS = {
       "How long pulumi up waits for <url>/health to report the new generation and image before failing.",
     ),
   ),
+  "cloudflare.imagesToKeep": defaulted(
+    5,
+    setting(
+      INTEGER,
+      integerBetween(1, 100),
+      "How many deployed images stay in Cloudflare's registry after a deploy (the current one included); older ones are deleted.",
+    ),
+  ),
   "github.owner": setting(
     STRING,
     matching(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "a GitHub user or organization name"),

@@ -14,6 +14,7 @@ const TYPES = {
   domain: "cloudflare:index/workersCustomDomain:WorkersCustomDomain",
   application: "pulumi-nodejs:dynamic/spectral:ContainerApplication",
   verification: "pulumi-nodejs:dynamic/spectral:DeployVerification",
+  retention: "pulumi-nodejs:dynamic/spectral:ImageRetention",
 };
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const containerBindingNames = manifest
@@ -81,7 +82,7 @@ describe("Cloudflare resources (update under mocks)", () => {
     expect(first.outputs.url).toBe("https://spectral-alpha.spectral-test.workers.dev");
   });
 
-  it("orders the deploy: image, generation, Worker upload, container application (rollout and wait), verification", () => {
+  it("orders the deploy: image, generation, Worker upload, container application (rollout and wait), verification, pruning", () => {
     const digest = first.outputs.imageDigest;
     const urn = (type: string) => registered(first, type).urn;
     const dependsOn = (type: string) => registered(first, type).dependencies;
@@ -107,6 +108,14 @@ describe("Cloudflare resources (update under mocks)", () => {
     for (const type of [TYPES.application, TYPES.script, TYPES.generation, TYPES.image, TYPES.subdomain])
       expect(dependsOn(TYPES.verification), type).toContain(urn(type));
     expect(first.outputs.servingGeneration).toBe(1);
+    // Pruning runs only once the new image serves, and keeps the tag just pushed.
+    expect(dependsOn(TYPES.retention)).toContain(urn(TYPES.verification));
+    expect(inputs(first, TYPES.retention)).toMatchObject({
+      accountId: "0000000000000000000000000000a1fa",
+      repository: "spectral-alpha-app",
+      tag: String(first.outputs.imageName).split(":").pop(),
+      keep: 5,
+    });
     for (const type of [TYPES.subdomain, TYPES.cron])
       expect(dependsOn(type), type).toContain(urn(TYPES.script));
   });

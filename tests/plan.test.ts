@@ -43,7 +43,8 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     expect(lines).toContain("├─ pulumi-nodejs:dynamic/spectral:DeploymentGeneration  app-generation");
     expect(lines).toContain("├─ spectral:cloudflare:ContainerWorker  app-worker");
     expect(lines).toContain("├─ pulumi-nodejs:dynamic/spectral:ContainerApplication  app-container");
-    expect(lines).toContain("└─ pulumi-nodejs:dynamic/spectral:DeployVerification  app-verification");
+    expect(lines).toContain("├─ pulumi-nodejs:dynamic/spectral:DeployVerification  app-verification");
+    expect(lines).toContain("└─ pulumi-nodejs:dynamic/spectral:ImageRetention  app-images");
     // Exactly the manifest's GitHub-targeted secrets, each value hidden.
     const githubSecrets = lines.filter((line) => line.includes("ActionsEnvironmentSecret  "));
     expect(githubSecrets.map((line) => line.split("  ").pop())).toEqual([
@@ -67,7 +68,7 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     expect(lines).toContain("  servingGeneration: [unknown]");
     expect(lines).toContain("  containerApplicationId: [unknown]");
     expect(lines.filter((line) => line.startsWith("Summary: "))).toEqual([
-      "Summary: 17 resources: 1 cloudflare:index/workersCronTrigger:WorkersCronTrigger, 1 cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain, 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:ContainerApplication, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi-nodejs:dynamic/spectral:DeployVerification, 1 pulumi-nodejs:dynamic/spectral:WorkerScript, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:cloudflare:ContainerWorker, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
+      "Summary: 18 resources: 1 cloudflare:index/workersCronTrigger:WorkersCronTrigger, 1 cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain, 1 docker:index/image:Image, 3 github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret, 1 github:index/repositoryEnvironment:RepositoryEnvironment, 1 github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy, 1 pulumi-nodejs:dynamic/spectral:ContainerApplication, 1 pulumi-nodejs:dynamic/spectral:DeploymentGeneration, 1 pulumi-nodejs:dynamic/spectral:DeployVerification, 1 pulumi-nodejs:dynamic/spectral:ImageRetention, 1 pulumi-nodejs:dynamic/spectral:WorkerScript, 1 pulumi:providers:github, 1 pulumi:pulumi:Stack, 1 spectral:cloudflare:ContainerWorker, 1 spectral:github:EnvironmentSecrets, 1 spectral:image:AppImage",
     ]);
   });
 

@@ -5,7 +5,7 @@ import { CONTAINER_CLASS } from "../../components/container-worker";
 import { FAKE_TOKEN } from "../support/fake-cloudflare";
 import { DEPLOYER_PASSWORD } from "../support/postgres";
 import { engineMissing } from "./harness";
-import { type EngineInputs, gitShaOf, imageReference } from "./program";
+import { ACCOUNT, type EngineInputs, gitShaOf, imageReference, REPOSITORY } from "./program";
 import { EngineScenario, SECRET_VALUES } from "./scenario";
 
 const setup = inject("postgres");
@@ -13,7 +13,7 @@ const database = "database" in setup ? setup.database : undefined;
 const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
 
 describe.skipIf(missing !== undefined)(
-  "real Pulumi engine: generation, Worker upload, container application and deploy verification (real PostgreSQL, Cloudflare stand-in, the Worker in workerd with a container double)",
+  "real Pulumi engine: generation, Worker upload, container application, deploy verification and image retention (real PostgreSQL, Cloudflare API and registry stand-ins, the Worker in workerd with a container double)",
   () => {
     let scenario: EngineScenario;
     let base: EngineInputs;
@@ -27,7 +27,7 @@ describe.skipIf(missing !== undefined)(
 
     it("preview writes nothing: no database row, no Cloudflare write", async () => {
       const preview = await (await scenario.stack(base)).preview();
-      expect(preview.changeSummary).toMatchObject({ create: 5 });
+      expect(preview.changeSummary).toMatchObject({ create: 6 });
       expect(await scenario.generations()).toBe(0);
       expect(scenario.writes()).toBe(0);
     });
@@ -35,7 +35,7 @@ describe.skipIf(missing !== undefined)(
     it("up creates every resource: one generation row, one application, and verifies the Worker serves it", async () => {
       const result = await up(base);
       expect(result.summary.result).toBe("succeeded");
-      expect(result.summary.resourceChanges).toMatchObject({ create: 5 });
+      expect(result.summary.resourceChanges).toMatchObject({ create: 6 });
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(await scenario.generations()).toBe(1);
       expect([...scenario.fake.applications.keys()]).toEqual([result.outputs.applicationId.value]);
@@ -52,7 +52,7 @@ describe.skipIf(missing !== undefined)(
     it("a second up is 0 changes by the engine's own count, and writes nothing", async () => {
       const before = { rows: await scenario.generations(), writes: scenario.writes() };
       const result = await up(base);
-      expect(result.summary.resourceChanges).toEqual({ same: 5 });
+      expect(result.summary.resourceChanges).toEqual({ same: 6 });
       expect(await scenario.generations()).toBe(before.rows);
       expect(scenario.writes()).toBe(before.writes);
     });
@@ -62,8 +62,11 @@ describe.skipIf(missing !== undefined)(
       const changed = { ...base, image: imageReference("2"), gitSha: gitShaOf(imageReference("2")) };
       const uploads = scenario.uploads().length;
       const result = await up(changed);
-      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 3 });
+      expect(result.summary.resourceChanges).toEqual({ same: 1, replace: 1, update: 4 });
       expect(scenario.fake.rollouts.at(-1)?.status).toBe("completed");
+      // Two deploys seen, two kept (keep: 2): every other tag of the application's image is pruned.
+      expect(result.outputs.keptImages.value).toEqual(["2222222", "1111111"]);
+      expect(scenario.registry.repositories.get(`${ACCOUNT}/${REPOSITORY}`)).toEqual(["1111111", "2222222"]);
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(
         scenario
@@ -95,7 +98,7 @@ describe.skipIf(missing !== undefined)(
       expect(api).not.toContain("~ digest");
       expect(preview.stdout).not.toContain("sk_engine");
       const result = await up(rotated);
-      expect(result.summary.resourceChanges).toEqual({ same: 2, replace: 1, update: 2 });
+      expect(result.summary.resourceChanges).toEqual({ same: 3, replace: 1, update: 2 });
       expect(await scenario.generations()).toBe(before.rows + 1);
       expect(scenario.fake.rollouts).toHaveLength(before.rollouts);
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
@@ -109,7 +112,7 @@ describe.skipIf(missing !== undefined)(
       const before = { rows: await scenario.generations(), writes: scenario.writes() };
       const changed = { ...base, rolloutStepPercentages: [25, 100] };
       const result = await up(changed);
-      expect(result.summary.resourceChanges).toEqual({ same: 4, update: 1 });
+      expect(result.summary.resourceChanges).toEqual({ same: 5, update: 1 });
       expect(await scenario.generations()).toBe(before.rows);
       expect(scenario.writes()).toBe(before.writes);
       base = changed;
@@ -131,7 +134,7 @@ describe.skipIf(missing !== undefined)(
       );
       expect(await scenario.generations()).toBe(before + 1);
       const retried = await up(base);
-      expect(retried.summary.resourceChanges).toEqual({ same: 3, create: 2 });
+      expect(retried.summary.resourceChanges).toEqual({ same: 3, create: 3 });
       expect(await scenario.generations()).toBe(before + 1);
       expect(scenario.fake.applications.size).toBe(1);
     });
@@ -182,7 +185,7 @@ describe.skipIf(missing !== undefined)(
     it("destroy removes the application and keeps every core.deployments row", async () => {
       const before = await scenario.generations();
       const result = await (await scenario.stack(base)).destroy();
-      expect(result.summary.resourceChanges).toEqual({ delete: 5 });
+      expect(result.summary.resourceChanges).toEqual({ delete: 6 });
       expect(scenario.fake.applications.size).toBe(0);
       expect(await scenario.generations()).toBe(before);
     });

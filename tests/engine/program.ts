@@ -11,6 +11,7 @@ import { ContainerApplication } from "../../components/container-application";
 import { containerWorkerScriptArgs } from "../../components/container-worker";
 import { DeployVerification } from "../../components/deploy-verification";
 import { DeploymentGeneration } from "../../components/deployment-generation";
+import { ImageRetention } from "../../components/image-retention";
 import { WorkerScript } from "../../components/worker-script";
 import type { SecretEntry } from "../../lib/config";
 import { deploymentFingerprint } from "../../lib/deploy/fingerprint";
@@ -19,6 +20,8 @@ import { REPO_ROOT } from "../support/alpha";
 
 export const ACCOUNT = "0000000000000000000000000000e9e1";
 export const WORKER = "spectral-engine";
+/** The application's image in the registry; the engine program tags each image with its commit. */
+export const REPOSITORY = "spectral-engine-app";
 /** The stack's digest key in the engine program (a test value, not a secret worth keeping). */
 const DIGEST_KEY = "engine-test-digest-key-0000000000";
 
@@ -116,7 +119,13 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       },
       { dependsOn: [script, container] },
     );
+    const images = new ImageRetention(
+      "app-images",
+      { accountId: ACCOUNT, repository: REPOSITORY, tag: inputs.gitSha, keep: 2 },
+      { dependsOn: [verification] },
+    );
     return {
+      keptImages: images.kept,
       generation: generation.generation,
       namespaceId: script.namespaceId,
       migrationTag: script.migrationTag,

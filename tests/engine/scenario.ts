@@ -8,10 +8,11 @@ import { Client } from "pg";
 import { type ContainerDouble, startContainerDouble } from "../support/container-double";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "../support/fake-cloudflare";
 import type { Upload } from "../support/fake-cloudflare-workers";
+import { type FakeRegistry, startFakeRegistry } from "../support/fake-registry";
 import { freeLoopbackPort, type TestDatabase, ThrowawayCluster } from "../support/postgres";
 import { startWorkerd, type WorkerdProcess } from "../support/workerd";
 import { EngineSandbox } from "./harness";
-import { type EngineInputs, engineProgram, gitShaOf, imageReference } from "./program";
+import { ACCOUNT, type EngineInputs, engineProgram, gitShaOf, imageReference, REPOSITORY } from "./program";
 
 /** Container secrets with distinctive values, so a leak is easy to find. */
 export const SECRET_VALUES = {
@@ -29,6 +30,7 @@ export class EngineScenario {
     readonly fake: FakeCloudflare,
     readonly database: TestDatabase,
     readonly double: ContainerDouble,
+    readonly registry: FakeRegistry,
     readonly workerdPort: number,
     private readonly admin: Client,
     private readonly cluster: ThrowawayCluster | undefined,
@@ -48,11 +50,18 @@ export class EngineScenario {
     const admin = new Client({ connectionString: database.adminUrl });
     await admin.connect();
     const double = await startContainerDouble();
+    // The registry holds the three test images (tagged with their commits) and an older one.
+    const registry = await startFakeRegistry(() => fake.issuedPasswords);
+    registry.repositories.set(`${ACCOUNT}/${REPOSITORY}`, [
+      "0000000",
+      ...["1", "2", "3"].map((d) => d.repeat(7)),
+    ]);
     const scenario = new EngineScenario(
       new EngineSandbox(),
       fake,
       database,
       double,
+      registry,
       await freeLoopbackPort(),
       admin,
       cluster,
@@ -118,6 +127,7 @@ export class EngineScenario {
       CLOUDFLARE_API_BASE_URL: this.fake.baseUrl,
       SPECTRAL_ROLLOUT_POLL_MS: "50",
       SPECTRAL_VERIFY_POLL_MS: "100",
+      SPECTRAL_REGISTRY_URL: this.registry.url,
     });
   }
 
@@ -148,6 +158,7 @@ export class EngineScenario {
     await this.deploying.catch(() => undefined);
     await this.runtime?.stop();
     await this.double.close();
+    await this.registry.close();
     await this.admin.end();
     await this.fake.close();
     this.sandbox.dispose();

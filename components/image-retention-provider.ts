@@ -1,0 +1,121 @@
+/**
+ * Dynamic provider of ImageRetention: after a deploy is verified, deletes this application's images from
+ * Cloudflare's registry except the N most recently deployed (the account holds at most 50 GB). It uses the
+ * registry's own API, as `wrangler containers images delete` does: the catalog with tags, then DELETE
+ * /v2/<account>/<image>/manifests/<tag>, with Basic auth from short-lived credentials the Cloudflare API
+ * mints.
+ *
+ * Recency comes from this resource's own record of deployed tags (newest first), because the catalog has no
+ * dates. Tags it has never seen deployed are deleted only once it has seen N deploys: by then each of them
+ * is older than every tag it keeps. It runs on create and when the deployed tag changes, never in preview.
+ * Serialized by the engine: the methods capture nothing and read CLOUDFLARE_API_TOKEN (and, for tests,
+ * CLOUDFLARE_API_BASE_URL and SPECTRAL_REGISTRY_URL) when called.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+export interface ImageRetentionInputs {
+  accountId: string;
+  /** The image's name in the registry: registry.cloudflare.com/<account>/<repository>. */
+  repository: string;
+  /** The tag this deploy pushed and now serves. */
+  tag: string;
+  /** How many deployed images to keep, the current one included. */
+  keep: number;
+}
+
+export interface ImageRetentionOutputs extends ImageRetentionInputs {
+  /** Deployed tags, newest first, at most `keep`. */
+  kept: string[];
+  /** What the last run deleted. */
+  deleted: string[];
+}
+
+export interface ImageRetentionProvider extends pulumi.dynamic.ResourceProvider {
+  plan(inputs: ImageRetentionInputs, history: string[], tags: string[]): { kept: string[]; remove: string[] };
+  prune(inputs: ImageRetentionInputs, history: string[]): Promise<ImageRetentionOutputs>;
+}
+
+export const imageRetentionProvider: ImageRetentionProvider = {
+  /** Pure: what to keep (the deployed tag first) and what to delete from the repository's tags. */
+  plan(inputs, history, tags) {
+    const kept = [inputs.tag, ...history.filter((tag) => tag !== inputs.tag)].slice(0, inputs.keep);
+    const knowsEnough = kept.length >= inputs.keep;
+    const remove = tags.filter(
+      (tag) => !tag.startsWith("sha256") && !kept.includes(tag) && (knowsEnough || history.includes(tag)),
+    );
+    return { kept, remove };
+  },
+
+  async prune(inputs, history) {
+    const { default: Client } = require("cloudflare") as typeof import("cloudflare");
+    const apiToken = process.env.CLOUDFLARE_API_TOKEN;
+    if (!apiToken)
+      throw new Error(
+        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Containers edit rights",
+      );
+    const registry = process.env.SPECTRAL_REGISTRY_URL || "https://registry.cloudflare.com";
+    const repository = `${inputs.accountId}/${inputs.repository}`;
+    const fail = (what: string) =>
+      new Error(
+        `the deploy succeeded, but pruning old images of ${repository} failed: ${what}; run pulumi up again to retry`,
+      );
+    let password: string;
+    try {
+      const client = new Client({
+        apiToken,
+        baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined,
+        maxRetries: 2,
+      });
+      password = (
+        await client.containers.registries.credentials.generate("registry.cloudflare.com", {
+          account_id: inputs.accountId,
+          expiration_minutes: 5,
+          permissions: ["pull", "push"],
+        })
+      ).password;
+    } catch (error) {
+      throw fail(
+        `no registry credentials (${(error as { status?: number }).status ?? (error as Error).message})`,
+      );
+    }
+    const headers = {
+      Authorization: `Basic ${Buffer.from(`v1:${password}`).toString("base64")}`,
+      Accept:
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+    };
+    const catalog = await fetch(`${registry}/v2/_catalog?tags=true`, { headers });
+    if (!catalog.ok) throw fail(`the registry's catalog answered ${catalog.status}`);
+    const { repositories } = (await catalog.json()) as { repositories?: Record<string, string[]> };
+    const tags = repositories?.[repository] ?? repositories?.[`/${repository}`] ?? [];
+    const { kept, remove } = this.plan(inputs, history, tags);
+    const deleted: string[] = [];
+    for (const tag of remove) {
+      const answer = await fetch(`${registry}/v2/${repository}/manifests/${tag}`, {
+        method: "DELETE",
+        headers,
+      });
+      if (!answer.ok && answer.status !== 404) throw fail(`deleting tag ${tag} answered ${answer.status}`);
+      deleted.push(tag);
+    }
+    return { ...inputs, kept, deleted };
+  },
+
+  async diff(_id: string, olds: ImageRetentionOutputs, news: ImageRetentionInputs) {
+    const changed = (["accountId", "repository", "tag", "keep"] as const).filter(
+      (key) => olds[key] !== news[key],
+    );
+    return { changes: changed.length > 0, replaces: [] };
+  },
+
+  async create(inputs: ImageRetentionInputs) {
+    return { id: `${inputs.accountId}/${inputs.repository}`, outs: await this.prune(inputs, []) };
+  },
+
+  async update(_id: string, olds: ImageRetentionOutputs, news: ImageRetentionInputs) {
+    return { outs: await this.prune(news, olds.kept ?? []) };
+  },
+
+  async delete() {
+    // Images stay: removing this program's state is no reason to delete what a rollback might need.
+  },
+};

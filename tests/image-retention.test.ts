@@ -1,0 +1,76 @@
+// ImageRetention: the pure rule, and the provider against the registry and Cloudflare API stand-ins.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type ImageRetentionInputs,
+  imageRetentionProvider as provider,
+} from "../components/image-retention-provider";
+import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare";
+import { type FakeRegistry, startFakeRegistry } from "./support/fake-registry";
+
+const inputs: ImageRetentionInputs = { accountId: "acct", repository: "app", tag: "c3", keep: 2 };
+
+describe("image retention rule (pure)", () => {
+  it("keeps the deployed tag and the most recent ones it saw deployed, and deletes those that fell out", () => {
+    expect(provider.plan(inputs, ["b2", "a1"], ["a1", "b2", "c3", "sha256:ff"])).toEqual({
+      kept: ["c3", "b2"],
+      remove: ["a1"],
+    });
+  });
+
+  it("deletes a tag it never saw deployed only once it knows `keep` deploys: each of those is newer", () => {
+    expect(provider.plan(inputs, [], ["old", "c3"])).toEqual({ kept: ["c3"], remove: [] });
+    expect(provider.plan(inputs, ["b2"], ["old", "b2", "c3"])).toEqual({
+      kept: ["c3", "b2"],
+      remove: ["old"],
+    });
+  });
+
+  it("never deletes the deployed tag, even redeployed, nor digests", () => {
+    expect(provider.plan({ ...inputs, keep: 1 }, ["c3", "b2"], ["c3", "b2", "sha256:aa"])).toEqual({
+      kept: ["c3"],
+      remove: ["b2"],
+    });
+  });
+});
+
+describe("ImageRetention provider (registry and Cloudflare API stand-ins)", () => {
+  let cloudflare: FakeCloudflare;
+  let registry: FakeRegistry;
+  beforeAll(async () => {
+    cloudflare = await startFakeCloudflare();
+    registry = await startFakeRegistry(() => cloudflare.issuedPasswords);
+    Object.assign(process.env, {
+      CLOUDFLARE_API_TOKEN: FAKE_TOKEN,
+      CLOUDFLARE_API_BASE_URL: cloudflare.baseUrl,
+      SPECTRAL_REGISTRY_URL: registry.url,
+    });
+  });
+  afterAll(async () => {
+    await registry.close();
+    await cloudflare.close();
+  });
+
+  it("deletes the tags that fell out with credentials the API minted, and keeps the rest", async () => {
+    registry.repositories.set("acct/app", ["a1", "b2", "c3"]);
+    registry.repositories.set("acct/other", ["a1"]);
+    const outs = await provider.prune(inputs, ["b2", "a1"]);
+    expect(outs).toMatchObject({ kept: ["c3", "b2"], deleted: ["a1"] });
+    expect(registry.repositories.get("acct/app")).toEqual(["b2", "c3"]);
+    expect(registry.repositories.get("acct/other")).toEqual(["a1"]);
+  });
+
+  it("says the deploy succeeded and what failed when the registry refuses it", async () => {
+    cloudflare.issuedPasswords.length = 0;
+    const refused = startFakeRegistry(() => []);
+    const other = await refused;
+    process.env.SPECTRAL_REGISTRY_URL = other.url;
+    try {
+      await expect(provider.prune(inputs, [])).rejects.toThrow(
+        "the deploy succeeded, but pruning old images of acct/app failed: the registry's catalog answered 401; run pulumi up again to retry",
+      );
+    } finally {
+      process.env.SPECTRAL_REGISTRY_URL = registry.url;
+      await other.close();
+    }
+  });
+});
