@@ -7,17 +7,8 @@
  * Goals: overhead_ratio <= 1.5; cutover_ms well under the supervisor's stop grace plus one start.
  * Prints `worker: cold_start_ms=<a> warm_request_ms=<b> direct_ms=<c> overhead_ratio=<b/c> cutover_ms=<d>`.
  */
-import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import {
-  buildImage,
-  buildStandins,
-  IMAGES,
-  imageTag,
-  standinDockerfile,
-  startEngine,
-} from "../tests/support/image-builds";
+import { resolve } from "node:path";
+import { buildAppImage, startEngine } from "../tests/support/image-builds";
 import { APP_PORT, WorkerContainerRuntime } from "../tests/support/worker-container-runtime";
 
 const ROOT = resolve(__dirname, "..");
@@ -40,17 +31,9 @@ async function healthOk(url: string): Promise<{ generation: string | null }> {
   return (await response.json()) as { generation: string | null };
 }
 
-/** The app image, built as the container suite builds it (cached bases, cached layers). */
-function appImage(engine: ReturnType<typeof startEngine>): void {
-  execFileSync("bash", [join(ROOT, "infra/docker/build-version.sh")], { cwd: ROOT });
-  const dockerfile = standinDockerfile(ROOT, IMAGES[0], buildStandins(engine, ROOT));
-  buildImage(engine, dockerfile, ROOT, imageTag("app"));
-  rmSync(dirname(dockerfile), { recursive: true, force: true });
-}
-
 async function main(): Promise<void> {
   const engine = startEngine(ROOT);
-  appImage(engine);
+  buildAppImage(engine, ROOT);
   const runtime = await WorkerContainerRuntime.start(engine);
   try {
     const cold = await milliseconds(() => healthOk(`${runtime.url}/health`));

@@ -25,20 +25,22 @@ export const REPOSITORY = "spectral-engine-app";
 /** The stack's digest key in the engine program (a test value, not a secret worth keeping). */
 const DIGEST_KEY = "engine-test-digest-key-0000000000";
 
-/** Two container secrets, both for the API. */
-export const MANIFEST: SecretEntry[] = ["API_DATABASE_URL", "STRIPE_SECRET_KEY"].map((name) => ({
-  name,
-  reference: `op://engine/${name.toLowerCase()}/credential`,
-  targets: ["container"],
-  kind: "env",
-  scope: "api",
-}));
+/** The manifest of the given container secrets, each for the API. */
+export function manifestOf(names: string[]): SecretEntry[] {
+  return names.map((name) => ({
+    name,
+    reference: `op://engine/${name.toLowerCase()}/credential`,
+    targets: ["container"],
+    kind: "env",
+    scope: "api",
+  }));
+}
 
 export interface EngineInputs {
   /** The image digest reference the deploy ships, and its commit. */
   image: string;
   gitSha: string;
-  /** Container secrets by name (MANIFEST). */
+  /** Container secrets by name: the manifest (manifestOf) is theirs. */
   secrets: Record<string, string>;
   maxInstances: number;
   instanceType: "lite" | "basic" | "standard-1";
@@ -60,10 +62,11 @@ export function gitShaOf(image: string): string {
 }
 
 export function engineProgram(inputs: EngineInputs): PulumiFn {
+  const manifest = manifestOf(Object.keys(inputs.secrets));
   return async () => {
     const containerBindings = pulumi
       .secret(inputs.secrets)
-      .apply((values) => workerSecretBindings(MANIFEST, values));
+      .apply((values) => workerSecretBindings(manifest, values));
     const digestKey = pulumi.secret(DIGEST_KEY);
     const settings = {
       instanceType: inputs.instanceType,
@@ -89,7 +92,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         compatibilityFlags: [],
         sleepAfter: "10m",
         instances: 1,
-        bindingSlots: workerBindingSlots(MANIFEST),
+        bindingSlots: workerBindingSlots(manifest),
         secretBindings: containerBindings,
         digestKey,
         generation: generation.generation,

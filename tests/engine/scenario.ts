@@ -3,13 +3,18 @@
  * PostgreSQL cluster (or the suite's), the Cloudflare API stand-in, and an engine sandbox. Counters read
  * what the stand-ins saw.
  */
+
+import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { Client } from "pg";
 import { type ContainerDouble, startContainerDouble } from "../support/container-double";
+import { type DockerProxy, startDockerProxy } from "../support/docker-proxy";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "../support/fake-cloudflare";
 import type { Upload } from "../support/fake-cloudflare-workers";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake-registry";
+import { type Engine, imageTag } from "../support/image-builds";
 import { freeLoopbackPort, type TestDatabase, ThrowawayCluster } from "../support/postgres";
+import { removeWorkerdContainers } from "../support/worker-container-runtime";
 import { startWorkerd, type WorkerdProcess } from "../support/workerd";
 import { EngineSandbox } from "./harness";
 import { ACCOUNT, type EngineInputs, engineProgram, gitShaOf, imageReference, REPOSITORY } from "./program";
@@ -24,6 +29,9 @@ export class EngineScenario {
   /** The Worker as Cloudflare would run it: workerd, redeployed on every script upload the stand-in takes. */
   private runtime: WorkerdProcess | undefined;
   private deploying: Promise<void> = Promise.resolve();
+  /** The real container path, when the scenario runs the app image. */
+  private engine: Engine | undefined;
+  private proxy: DockerProxy | undefined;
 
   private constructor(
     readonly sandbox: EngineSandbox,
@@ -36,8 +44,12 @@ export class EngineScenario {
     private readonly cluster: ThrowawayCluster | undefined,
   ) {}
 
-  /** Uses `database` when given (the suite's server), else starts a throwaway cluster. */
-  static async start(database?: TestDatabase): Promise<EngineScenario> {
+  /**
+   * Uses `database` when given (the suite's server), else starts a throwaway cluster. With `engine`, the
+   * Worker's containers are the real app image on that Docker engine (through docker-proxy.ts); otherwise
+   * a container double.
+   */
+  static async start(database?: TestDatabase, engine?: Engine): Promise<EngineScenario> {
     let cluster: ThrowawayCluster | undefined;
     if (!database) {
       const started = await ThrowawayCluster.start();
@@ -66,6 +78,14 @@ export class EngineScenario {
       admin,
       cluster,
     );
+    if (engine) {
+      removeWorkerdContainers(engine);
+      scenario.engine = engine;
+      scenario.proxy = await startDockerProxy(
+        engine.dockerHost.replace(/^unix:\/\//, ""),
+        join(scenario.sandbox.dir, "docker.sock"),
+      );
+    }
     fake.onScriptUpload = (_name, upload) => scenario.redeploy(upload);
     // The application serving an image means new containers run it (the double reports its commit).
     fake.onImageLive = (image) => {
@@ -91,8 +111,12 @@ export class EngineScenario {
           compatibilityFlags: [],
           bindings,
           testEntry: true,
-          testText: { TEST_CONTAINERS: this.double.snapshot() },
-          testServices: { CONTAINER_DOUBLE: this.double.address },
+          ...(this.proxy
+            ? { containerEngine: { socketPath: this.proxy.socketPath, imageName: imageTag("app") } }
+            : {
+                testText: { TEST_CONTAINERS: this.double.snapshot() },
+                testServices: { CONTAINER_DOUBLE: this.double.address },
+              }),
         },
         this.sandbox.dir,
         this.workerdPort,
@@ -157,6 +181,8 @@ export class EngineScenario {
   async close(): Promise<void> {
     await this.deploying.catch(() => undefined);
     await this.runtime?.stop();
+    if (this.engine) removeWorkerdContainers(this.engine);
+    await this.proxy?.close();
     await this.double.close();
     await this.registry.close();
     await this.admin.end();

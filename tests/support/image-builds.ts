@@ -4,9 +4,9 @@
  * from a temporary copy whose FROM lines name the stand-ins. The committed Dockerfiles never change.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DOCKERFILE_DIR } from "./dockerfile-rules";
 
 /** Debian's client, by full path: the machine's newer client on PATH insists on buildx. */
@@ -117,4 +117,12 @@ export function buildImage(engine: Engine, dockerfile: string, context: string, 
     },
   );
   if (result.status !== 0) throw new Error(`docker build of ${tag} failed:\n${result.stderr.slice(-4000)}`);
+}
+
+/** The app image, built as the container suite builds it (cached bases, cached layers), for the benchmarks. */
+export function buildAppImage(engine: Engine, repoRoot: string): void {
+  execFileSync("bash", [join(repoRoot, "infra/docker/build-version.sh")], { cwd: repoRoot });
+  const dockerfile = standinDockerfile(repoRoot, "app", buildStandins(engine, repoRoot));
+  buildImage(engine, dockerfile, repoRoot, imageTag("app"));
+  rmSync(dirname(dockerfile), { recursive: true, force: true });
 }

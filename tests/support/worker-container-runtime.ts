@@ -111,7 +111,8 @@ export class WorkerContainerRuntime {
   }
 }
 
-function removeWorkerdContainers(engine: Engine): void {
+/** Removes every container workerd started on `engine` (app containers answer on the host's port). */
+export function removeWorkerdContainers(engine: Engine): void {
   const ids = docker(engine, ["ps", "-aq", "--filter", "name=workerd-"]).split("\n").filter(Boolean);
   if (ids.length > 0) docker(engine, ["rm", "-f", ...ids]);
 }
