@@ -58,8 +58,6 @@ export class ContainerWorker extends pulumi.ComponentResource {
   public readonly namespaceId: pulumi.Output<string>;
   /** Where the API answers: the custom domain if set, else workers.dev. */
   public readonly url: pulumi.Output<string>;
-  /** The Durable Object class whose namespace the container application binds to. */
-  public readonly className = CONTAINER_CLASS;
 
   constructor(name: string, args: ContainerWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spectral:cloudflare:ContainerWorker", name, {}, opts);
