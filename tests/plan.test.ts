@@ -8,7 +8,15 @@ import { REPO_ROOT, stackFileText } from "./support/alpha";
 
 /** The README's main-job command, as an operator runs it. */
 function plan(...args: string[]) {
-  const result = spawnSync("pnpm", ["--silent", "plan", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+  return planWith({}, ...args);
+}
+
+function planWith(env: Record<string, string>, ...args: string[]) {
+  const result = spawnSync("pnpm", ["--silent", "plan", ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -123,6 +131,35 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     expect(status).toBe(1);
     expect(stderr).toBe(
       `plan: ${join(REPO_ROOT, "Pulumi.nosuchstack.yaml")}: no such stack file; create it or pass --stack with an existing stack\n`,
+    );
+  });
+
+  it("behaves like a command-line tool: --help prints usage, a bad argument is one line and exit 2", () => {
+    const help = plan("--help");
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: pnpm plan \[--stack NAME\] \[--json\]\n/);
+    for (const [args, message] of [
+      [["--stack"], "plan: Option '--stack <value>' argument missing (see pnpm plan --help)\n"],
+      [
+        ["stray"],
+        "plan: Unexpected argument 'stray'. This command does not take positional arguments (see pnpm plan --help)\n",
+      ],
+      [["--colour"], "plan: Unknown option '--colour' (see pnpm plan --help)\n"],
+    ] as const) {
+      const run = plan(...args);
+      expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({
+        status: 2,
+        stdout: "",
+        stderr: message,
+      });
+    }
+  });
+
+  it("says it ignores SPECTRAL_SECRET_SOURCE instead of ignoring it silently", () => {
+    const run = planWith({ SPECTRAL_SECRET_SOURCE: "local:/tmp/secrets.env" }, "--json");
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe(
+      "plan: notice: SPECTRAL_SECRET_SOURCE=local:/tmp/secrets.env is ignored; the offline plan uses placeholder values\n",
     );
   });
 });
