@@ -10,11 +10,7 @@
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import {
-  FILE_BINDING_PREFIX,
-  GENERATION_BINDING,
-  SECRET_MANIFEST_BINDING,
-} from "./secrets/container-contract";
+import { GENERATION_BINDING, SECRET_MANIFEST_BINDING } from "./secrets/container-contract";
 import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
@@ -81,6 +77,12 @@ const onePasswordReference = z
   });
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Variables the container's processes read at start-up: a secret by such a name would change them. */
+const STARTUP_NAMES = /^(PATH|HOME|NODE_OPTIONS|LD_.*|PYTHON.*|UV_.*)$/i;
+/** A Worker holds at most 128 environment variables and secrets (docs: workers/platform/limits). */
+export const WORKER_TEXT_BINDING_LIMIT = 128;
+/** Text bindings the program adds itself: sleep-after, instances, generation, commit, the secret layout. */
+const PROGRAM_TEXT_BINDINGS = 5;
 /** Names the program itself uses in the container's environment or the secret request. */
 export const RESERVED_SECRET_NAMES = [
   DEPLOY_DATABASE_URL,
@@ -100,8 +102,12 @@ const secretEntry = z
         "must not start with GITHUB_ (GitHub reserves that prefix)",
       )
       .refine(
-        (name) => !name.toUpperCase().startsWith(FILE_BINDING_PREFIX),
-        `must not start with ${FILE_BINDING_PREFIX} (file secrets travel under that prefix)`,
+        (name) => !name.toUpperCase().startsWith("SPECTRAL_"),
+        "must not start with SPECTRAL_ (the program's own bindings and file secrets use that prefix)",
+      )
+      .refine(
+        (name) => !STARTUP_NAMES.test(name),
+        "must not be a variable that changes how processes start (PATH, HOME, LD_*, PYTHON*, NODE_OPTIONS, UV_*)",
       )
       .refine(
         (name) => !RESERVED_SECRET_NAMES.includes(name.toUpperCase()),
@@ -118,7 +124,9 @@ const secretEntry = z
     fileName: matching(
       /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/,
       "a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')",
-    ).optional(),
+    )
+      .refine((name) => Buffer.byteLength(name) <= 255, "must be at most 255 bytes (a file name's limit)")
+      .optional(),
     scope: z.enum(SERVICE_SCOPES, { error: `must be one of: ${SERVICE_SCOPES.join(", ")}` }),
   })
   .superRefine((entry, ctx) => {
@@ -163,6 +171,26 @@ const secretsManifest = z
         message: `targets ${forGithub} secrets at GitHub; an environment holds at most ${GITHUB_ENVIRONMENT_SECRET_LIMIT}`,
       });
     }
+    const forContainer = entries.filter((entry) => entry?.targets?.includes("container")).length;
+    if (forContainer + PROGRAM_TEXT_BINDINGS > WORKER_TEXT_BINDING_LIMIT) {
+      ctx.addIssue({
+        code: "custom",
+        message: `targets ${forContainer} secrets at the container; with the program's own ${PROGRAM_TEXT_BINDINGS} bindings that is more than the ${WORKER_TEXT_BINDING_LIMIT} a Worker may have`,
+      });
+    }
+    // Two file secrets with one file name would overwrite each other under /etc/spectral.
+    const firstIndexByFile = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      if (entry?.kind !== "file" || typeof entry.fileName !== "string") return;
+      const first = firstIndexByFile.get(entry.fileName);
+      if (first === undefined) firstIndexByFile.set(entry.fileName, index);
+      else
+        ctx.addIssue({
+          code: "custom",
+          path: [index, "fileName"],
+          message: `duplicates secrets[${first}].fileName: both would be /etc/spectral/${entry.fileName}`,
+        });
+    });
   });
 
 /** Every stack setting. The order here is the order of Pulumi.yaml and the README reference. */
@@ -180,7 +208,17 @@ export const SETTINGS = {
   "cloudflare.compatibilityDate": setting(
     STRING,
     z.string({ error: "must be a string: a date like 2026-11-01" }).superRefine((date, ctx) => {
-      if (/^\d{4}-\d{2}-\d{2}$/.test(date)) return;
+      if (/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+        const day = new Date(`${date}T00:00:00Z`);
+        if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== date)
+          ctx.addIssue({ code: "custom", message: `must be a real date; ${date} does not exist` });
+        else if (day.getTime() > Date.now())
+          ctx.addIssue({
+            code: "custom",
+            message: `must not be in the future (${date}); the runtime refuses it`,
+          });
+        return;
+      }
       // The CLI's YAML reader turns an unquoted date into Go's timestamp text: say so.
       const timestamp = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/.test(date);
       ctx.addIssue({
@@ -194,9 +232,15 @@ export const SETTINGS = {
   ),
   "cloudflare.compatibilityFlags": setting(
     { type: "array", items: STRING },
-    z.array(matching(/^[a-z0-9_]+$/, "a flag like nodejs_compat"), {
-      error: "must be a list of compatibility flags, e.g. [nodejs_compat], or []",
-    }),
+    z
+      .array(matching(/^[a-z0-9_]+$/, "a flag like nodejs_compat"), {
+        error: "must be a list of compatibility flags, e.g. [nodejs_compat], or []",
+      })
+      .superRefine((flags, ctx) => {
+        // A flag and its no_ twin contradict each other (the runtime refuses the pair).
+        for (const flag of flags.filter((each) => flags.includes(`no_${each}`)))
+          ctx.addIssue({ code: "custom", message: `sets both ${flag} and no_${flag}` });
+      }),
     "Workers runtime compatibility flags of the Worker (the Worker's code needs none today).",
   ),
   "cloudflare.containerName": setting(
@@ -253,7 +297,10 @@ export const SETTINGS = {
   ),
   "cloudflare.sleepAfter": setting(
     STRING,
-    matching(/^\d+[smh]$/, "a duration like 30s, 10m or 1h"),
+    matching(/^\d+[smh]$/, "a duration like 30s, 10m or 1h").refine(
+      (duration) => Number.parseInt(duration, 10) > 0,
+      "must be longer than 0 (a container would stop as soon as it started)",
+    ),
     "How long an idle container keeps running before it sleeps.",
   ),
   "cloudflare.rolloutStepPercentages": setting(
@@ -302,12 +349,19 @@ export const SETTINGS = {
   ),
   "github.owner": setting(
     STRING,
-    matching(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, "a GitHub user or organization name"),
+    // GitHub's rule: letters, digits and single hyphens, not at either end, at most 39 characters.
+    matching(
+      /^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/,
+      "a GitHub user or organization name (letters, digits, single hyphens inside, at most 39)",
+    ),
     "GitHub organization or user that owns the repository.",
   ),
   "github.repository": setting(
     STRING,
-    matching(/^[A-Za-z0-9._-]{1,100}$/, "a repository name without the owner"),
+    matching(
+      /^(?!\.{1,2}$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}$/,
+      "a repository name without the owner (letters, digits, '.', '_', '-'; not '.', '..' or ending .git)",
+    ),
     "Repository whose Environment receives the deploy secrets.",
   ),
   "github.environment": setting(

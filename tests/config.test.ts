@@ -176,4 +176,121 @@ describe("stack config", () => {
       ]);
     }
   });
+
+  describe("mistakes that would pass and fail later are rejected, each naming its key (#15 item 8)", () => {
+    const cases: [string, Record<string, string | undefined>, string][] = [
+      [
+        "a date that does not exist",
+        { "cloudflare.compatibilityDate": "2026-02-30" },
+        "cloudflare.compatibilityDate: must be a real date",
+      ],
+      [
+        "a date in the future",
+        { "cloudflare.compatibilityDate": "2999-01-01" },
+        "cloudflare.compatibilityDate: must not be in the future",
+      ],
+      [
+        "contradictory flags",
+        { "cloudflare.compatibilityFlags": '["nodejs_compat","no_nodejs_compat"]' },
+        "cloudflare.compatibilityFlags: sets both nodejs_compat and no_nodejs_compat",
+      ],
+      ["sleepAfter 0s", { "cloudflare.sleepAfter": "0s" }, "cloudflare.sleepAfter: must be longer than 0"],
+      [
+        "an owner GitHub refuses",
+        { "github.owner": "-spectral" },
+        "github.owner: must be a GitHub user or organization name",
+      ],
+      [
+        "an owner with a double hyphen",
+        { "github.owner": "spectral--hq" },
+        "github.owner: must be a GitHub user",
+      ],
+      [
+        "a repository ending .git",
+        { "github.repository": "spectral.git" },
+        "github.repository: must be a repository name",
+      ],
+      [
+        "an empty worker name (an empty, ~ or null value in YAML)",
+        { "cloudflare.workerName": "" },
+        "cloudflare.workerName: must be a Worker name",
+      ],
+    ];
+    it.each(cases)("%s", (_name, overrides, problem) => {
+      const config = alphaConfigWith(
+        Object.fromEntries(Object.entries(overrides).map(([key, value]) => [`${KEY}${key}`, value])),
+      );
+      expect(problemsOf(config).join("\n")).toContain(`${KEY}${problem}`);
+    });
+
+    const secretCases: [string, (entries: Record<string, unknown>[]) => void, string][] = [
+      [
+        "a name in the program's SPECTRAL_ prefix",
+        (e) => {
+          e[0].name = "SPECTRAL_APP";
+        },
+        "secrets[0].name: must not start with SPECTRAL_",
+      ],
+      [
+        "PATH",
+        (e) => {
+          e[0].name = "PATH";
+        },
+        "secrets[0].name: must not be a variable that changes how processes start",
+      ],
+      [
+        "LD_PRELOAD",
+        (e) => {
+          e[0].name = "LD_PRELOAD";
+        },
+        "secrets[0].name: must not be a variable that changes how processes start",
+      ],
+      [
+        "PYTHONPATH",
+        (e) => {
+          e[0].name = "PYTHONPATH";
+        },
+        "secrets[0].name: must not be a variable that changes how processes start",
+      ],
+      [
+        "NODE_OPTIONS",
+        (e) => {
+          e[0].name = "node_options";
+        },
+        "secrets[0].name: must not be a variable that changes how processes start",
+      ],
+      [
+        "UV_INDEX_URL",
+        (e) => {
+          e[0].name = "UV_INDEX_URL";
+        },
+        "secrets[0].name: must not be a variable that changes how processes start",
+      ],
+      [
+        "two file secrets with one file name",
+        (e) => {
+          e[7].fileName = e[6].fileName;
+        },
+        "secrets[7].fileName: duplicates secrets[6].fileName",
+      ],
+      [
+        "a file name over 255 bytes",
+        (e) => {
+          e[6].fileName = `${"a".repeat(256)}.crt`;
+        },
+        "secrets[6].fileName: must be at most 255 bytes",
+      ],
+      [
+        "more container secrets than a Worker holds",
+        (e) => {
+          for (let i = 0; i < 124; i++) e.push({ ...e[0], name: `EXTRA_${i}` });
+        },
+        "secrets: targets 132 secrets at the container; with the program's own 5 bindings that is more than the 128",
+      ],
+    ];
+    it.each(secretCases)("%s", (_name, change, problem) => {
+      const config = alphaConfigWith({ [`${KEY}secrets`]: secretsWith(change) });
+      expect(problemsOf(config).join("\n")).toContain(`${KEY}${problem}`);
+    });
+  });
 });
