@@ -8,7 +8,7 @@ import {
   type ContainerApplicationOutputs,
   containerApplicationProvider as provider,
 } from "../components/container-application-provider";
-import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare";
+import { FAKE_TOKEN, type FakeCloudflare, lostAnswer, startFakeCloudflare } from "./support/fake-cloudflare";
 import { callSerialized, serializeProvider } from "./support/serialized-provider";
 
 const ACCOUNT = "0000000000000000000000000000a1fa";
@@ -171,14 +171,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
   });
 
   it("finds a create whose answer was lost instead of creating a second application", async () => {
-    fake.failNext = {
-      method: "POST",
-      pathPattern: /containers\/applications$/,
-      status: 502,
-      code: 10013,
-      message: "bad gateway",
-      afterHandling: true,
-    };
+    fake.failNext = lostAnswer("POST", /containers\/applications$/);
     const { outs } = await create();
     expect(fake.applications.size).toBe(1);
     expect(outs.applicationId).toBe([...fake.applications.keys()][0]);
@@ -186,14 +179,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
 
   it("finds a rollout whose answer was lost instead of starting a second one", async () => {
     const { outs } = await create();
-    fake.failNext = {
-      method: "POST",
-      pathPattern: /\/rollouts$/,
-      status: 502,
-      code: 10013,
-      message: "bad gateway",
-      afterHandling: true,
-    };
+    fake.failNext = lostAnswer("POST", /\/rollouts$/);
     const updated = await update(outs, { image: NEW_IMAGE });
     expect(fake.rollouts).toHaveLength(1);
     expect(updated.rolloutId).toBe("rollout-1");

@@ -7,7 +7,7 @@ import {
   workerScriptProvider as provider,
   type WorkerScriptInputs,
 } from "../components/worker-script-provider";
-import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare";
+import { FAKE_TOKEN, type FakeCloudflare, lostAnswer, startFakeCloudflare } from "./support/fake-cloudflare";
 import type { Upload } from "./support/fake-cloudflare-workers";
 import { callSerialized, serializeProvider } from "./support/serialized-provider";
 
@@ -142,14 +142,7 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
   });
 
   it("counts an upload whose answer was lost as done when the Worker's tag moved to its migration", async () => {
-    fake.failNext = {
-      method: "PUT",
-      pathPattern: /workers\/scripts\/spectral-alpha$/,
-      status: 502,
-      code: 10013,
-      message: "bad gateway",
-      afterHandling: true,
-    };
+    fake.failNext = lostAnswer("PUT", /workers\/scripts\/spectral-alpha$/);
     const created = await call("create", [inputs]);
     expect(created.error).toBe("");
     expect(created.value.outs.migrationTag).toBe("v1");

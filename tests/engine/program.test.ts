@@ -2,7 +2,7 @@
 // against real PostgreSQL and the Cloudflare API stand-in (tests/support/fake-cloudflare.ts).
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CONTAINER_CLASS } from "../../components/container-worker";
-import { FAKE_TOKEN } from "../support/fake-cloudflare";
+import { FAKE_TOKEN, lostAnswer } from "../support/fake-cloudflare";
 import { DEPLOYER_PASSWORD } from "../support/postgres";
 import { engineMissing } from "./harness";
 import { ACCOUNT, type EngineInputs, gitShaOf, imageReference, REPOSITORY } from "./program";
@@ -141,14 +141,7 @@ describe.skipIf(missing !== undefined)(
 
     it("a create whose answer was lost is found, not repeated: one application", async () => {
       await (await scenario.stack(base)).destroy();
-      scenario.fake.failNext = {
-        method: "POST",
-        pathPattern: /containers\/applications$/,
-        status: 502,
-        code: 10013,
-        message: "bad gateway",
-        afterHandling: true,
-      };
+      scenario.fake.failNext = lostAnswer("POST", /containers\/applications$/);
       const result = await up(base);
       expect(result.summary.result).toBe("succeeded");
       expect(scenario.fake.applications.size).toBe(1);

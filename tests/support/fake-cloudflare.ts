@@ -152,6 +152,11 @@ function send(response: ServerResponse, reply: Reply): void {
   );
 }
 
+/** A failure that happens after the request was carried out: the answer is lost (a 502 from the edge). */
+export function lostAnswer(method: string, pathPattern: RegExp): NonNullable<FakeCloudflare["failNext"]> {
+  return { method, pathPattern, status: 502, code: 10013, message: "bad gateway", afterHandling: true };
+}
+
 export async function startFakeCloudflare(): Promise<FakeCloudflare> {
   const fake: FakeCloudflare = {
     baseUrl: "",
