@@ -174,4 +174,61 @@ describe("choosing the source", () => {
       "SPECTRAL_SECRET_SOURCE=vault: must be 1password, local:<file> or placeholder",
     );
   });
+
+  it("refuses each mistake in the file naming its line, all together, and never a value (#15 item 10)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "secrets-strict-")), "broken.env");
+    writeFileSync(
+      file,
+      [
+        "# comment",
+        "A=alpha-secret-1",
+        "A=alpha-secret-2",
+        "B=",
+        "C=value#with-hash",
+        "not a pair",
+        'D="never closed',
+        "",
+      ].join("\n"),
+    );
+    const error = await rejection(
+      new LocalFileSecretSource(file).resolve([{ key: "A", reference: "op://v/a/f" }]),
+    );
+    expect(error.message).toBe(
+      [
+        `${file}:3: A is set again (first on line 2)`,
+        `${file}:4: B is empty; give it a value or remove the line`,
+        `${file}:5: C has an unquoted '#'; quote the value ("...") if it belongs to it`,
+        `${file}:6: is not a NAME=value line`,
+        `${file}:7: D has an unterminated double quote`,
+      ].join("\n"),
+    );
+    expect(error.message).not.toContain("alpha-secret");
+  });
+
+  it("round-trips values exactly: quotes, backslashes, newlines, '#' inside quotes", async () => {
+    const tricky = {
+      QUOTES: "say \"hi\" and 'bye'",
+      BACKSLASH: "C:\\path\\n-not-a-newline",
+      NEWLINES: "line one\nline two\n",
+      HASH: "pa#ss word",
+    };
+    const quoted = (value: string) => value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    const file = join(mkdtempSync(join(tmpdir(), "secrets-strict-")), "tricky.env");
+    writeFileSync(
+      file,
+      Object.entries(tricky)
+        .map(([name, value]) => `${name}="${quoted(value)}"`)
+        .join("\n"),
+    );
+    const values = await new LocalFileSecretSource(file).resolve(
+      Object.keys(tricky).map((key) => ({ key, reference: "op://v/i/f" })),
+    );
+    expect(values).toEqual(tricky);
+    writeFileSync(file, "SINGLE='raw \\n kept'\n");
+    expect(
+      await new LocalFileSecretSource(file).resolve([{ key: "SINGLE", reference: "op://v/i/f" }]),
+    ).toEqual({
+      SINGLE: "raw \\n kept",
+    });
+  });
 });

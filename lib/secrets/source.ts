@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import { parse as parseDotenv } from "dotenv";
+import { parseSecretsFile, SecretsFileError } from "./secrets-file";
 
 /** One value to fetch: `key` names it in the result (a secret's name), `reference` says where it lives. */
 export interface SecretRequest {
@@ -40,8 +40,8 @@ export class PlaceholderSecretSource implements SecretSource {
 }
 
 /**
- * A dotenv-style file keyed by secret name (`STRIPE_SECRET_KEY=...`), for the local compose flow and tests.
- * Multi-line values (certificates) use dotenv's double-quoted form.
+ * A dotenv-style file keyed by secret name (`STRIPE_SECRET_KEY=...`), for the local compose flow and tests,
+ * read strictly (secrets-file.ts). Multi-line values (certificates) use the double-quoted form.
  */
 export class LocalFileSecretSource implements SecretSource {
   readonly label: string;
@@ -59,7 +59,13 @@ export class LocalFileSecretSource implements SecretSource {
         `${this.file}: cannot read the local secrets file (${(error as NodeJS.ErrnoException).code ?? "error"}); create it with one NAME=value line per secret`,
       );
     }
-    const values = parseDotenv(text);
+    let values: Record<string, string>;
+    try {
+      values = parseSecretsFile(text, this.file);
+    } catch (error) {
+      if (error instanceof SecretsFileError) throw new SecretSourceError(error.message);
+      throw error;
+    }
     const missing = requests.filter(({ key }) => values[key] === undefined).map(({ key }) => key);
     if (missing.length > 0) {
       throw new SecretSourceError(
