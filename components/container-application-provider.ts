@@ -275,7 +275,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
     }
   },
 
-  async update(id: string, _olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
+  async update(id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
     let live: LiveApplication;
     try {
       live = ((await this.connect(2).get(`${base(news)}/${id}`)) as { result: LiveApplication }).result;
@@ -283,7 +283,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
       throw this.explain(error, `reading application ${news.name}`);
     }
     const rolloutId = await this.reconcile(live, news);
-    return { outs: { ...news, applicationId: id, rolloutId, adopted: _olds.adopted } };
+    return { outs: { ...news, applicationId: id, rolloutId, adopted: olds.adopted } };
   },
 
   async delete(id: string, olds: ContainerApplicationOutputs) {

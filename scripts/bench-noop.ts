@@ -60,14 +60,14 @@ async function main(): Promise<void> {
     const before = {
       generations: await scenario.generations(),
       rollouts: scenario.fake.rollouts.length,
-      uploads: scenario.workerUploads(),
+      uploads: scenario.uploads().length,
     };
     const noop = await stack.up();
     const engineChanges = Object.entries(noop.summary.resourceChanges ?? {})
       .filter(([op]) => op !== "same")
       .reduce((sum, [, count]) => sum + count, 0);
     console.log(
-      `noop: worker_uploads=${scenario.workerUploads() - before.uploads} generations=${(await scenario.generations()) - before.generations} rollouts=${scenario.fake.rollouts.length - before.rollouts} image_pushes=${imagePushes} engine_changes=${engineChanges}`,
+      `noop: worker_uploads=${scenario.uploads().length - before.uploads} generations=${(await scenario.generations()) - before.generations} rollouts=${scenario.fake.rollouts.length - before.rollouts} image_pushes=${imagePushes} engine_changes=${engineChanges}`,
     );
   } finally {
     await scenario.close();

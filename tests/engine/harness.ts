@@ -70,7 +70,9 @@ export class EngineSandbox {
     program: PulumiFn,
     envVars: Record<string, string> = {},
   ): Promise<Stack> {
-    process.env.PATH = `${TOOLS_BIN}:${process.env.PATH}`;
+    // The Automation API finds `pulumi` on this process's PATH.
+    if (!process.env.PATH?.split(":").includes(TOOLS_BIN))
+      process.env.PATH = `${TOOLS_BIN}:${process.env.PATH}`;
     const workDir = mkdtempSync(join(this.dir, "work-"));
     return LocalWorkspace.createOrSelectStack(
       { stackName, projectName: "spectral-engine", program },

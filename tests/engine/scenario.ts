@@ -108,7 +108,7 @@ export class EngineScenario {
         {
           code,
           compatibilityDate: upload.metadata.compatibility_date as string,
-          compatibilityFlags: [],
+          compatibilityFlags: (upload.metadata.compatibility_flags as string[] | undefined) ?? [],
           bindings,
           testEntry: true,
           ...(this.proxy
@@ -171,11 +171,6 @@ export class EngineScenario {
     return this.fake.requests
       .filter((request) => request.method === "PUT" && /\/workers\/scripts\/[^/]+$/.test(request.path))
       .map((request) => request.body as Upload);
-  }
-
-  /** Worker script and version uploads the stand-in received. */
-  workerUploads(): number {
-    return this.uploads().length;
   }
 
   async close(): Promise<void> {
