@@ -14,11 +14,17 @@ import { ImageRetention } from "./components/image-retention";
 import { readStackConfig } from "./lib/config";
 import { deploymentFingerprint } from "./lib/deploy/fingerprint";
 import { workerBindingSlots, workerSecretBindings } from "./lib/secrets/bindings";
-import { resolveStackSecrets, secretSourceFromEnvironment } from "./lib/secrets/resolve";
+import { chooseSecretSource, resolveStackSecrets } from "./lib/secrets/resolve";
 
 export = async () => {
   const config = readStackConfig();
-  const secrets = await resolveStackSecrets(config, secretSourceFromEnvironment());
+  const secrets = await resolveStackSecrets(
+    config,
+    chooseSecretSource({
+      localSecretsFile: config["deploy.localSecretsFile"],
+      preview: pulumi.runtime.isDryRun(),
+    }),
+  );
 
   const githubEnvironment = new GithubEnvironmentSecrets("deploy-secrets", {
     owner: config["github.owner"],

@@ -379,6 +379,14 @@ export const SETTINGS = {
     onePasswordReference,
     "1Password reference to a random key (at least 24 characters; openssl rand -hex 32 gives 64) that keys the digests of secret values: the deployment fingerprint, and the per-binding digest that shows which secret a change touches.",
   ),
+  "deploy.localSecretsFile": defaulted(
+    "",
+    setting(
+      STRING,
+      z.string({ error: 'must be a file path, or "" to read 1Password' }),
+      'Dev stacks only: a local NAME=value file to read every secret from instead of 1Password (relative to the project). "" (the default) reads 1Password.',
+    ),
+  ),
   secrets: setting(
     { type: "array", items: { type: "object" } },
     secretsManifest,

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { RecordedResource } from "../lib/plan/mock-runtime";
 import { engineMissing } from "../tests/engine/harness";
 import { EngineScenario } from "../tests/engine/scenario";
-import { type RecordedRun, recordRun } from "../tests/support/record";
+import { devStackEnv, type RecordedRun, recordRun } from "../tests/support/record";
 
 /** Resources of `type` whose inputs differ between two runs of the same program. */
 function changedBetween(
@@ -34,7 +34,7 @@ function changedBetween(
 
 function wholeProgramTwice(): [RecordedRun, RecordedRun] {
   const run = () => {
-    const recorded = recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
+    const recorded = recordRun(devStackEnv());
     if (recorded.status !== 0) throw new Error(`the program failed under mocks: ${recorded.stderr}`);
     return recorded;
   };

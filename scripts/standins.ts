@@ -14,7 +14,7 @@ import { CONTAINER_CLASS } from "../components/container-worker";
 import { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "../lib/cloudflare/client";
 import { parseStackConfig } from "../lib/config";
 import { readStackFile } from "../lib/plan/stack-file";
-import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY, SOURCE_VARIABLE } from "../lib/secrets/resolve";
+import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY, LOCAL_SECRETS_FILE_KEY } from "../lib/secrets/resolve";
 import { FAKE_TOKEN, startFakeCloudflare } from "../tests/support/fake-cloudflare";
 import { ThrowawayCluster } from "../tests/support/postgres";
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       `export ${TOKEN_VARIABLE}=${FAKE_TOKEN}`,
       `export ${BASE_URL_VARIABLE}=${cloudflare.baseUrl}   # the program's own providers`,
       `export CLOUDFLARE_BASE_URL=${cloudflare.baseUrl}        # the bridged cloudflare provider`,
-      `export ${SOURCE_VARIABLE}=local:${secretsFile}`,
+      `# and on the dev stack (never alpha): pulumi config set ${LOCAL_SECRETS_FILE_KEY} ${secretsFile} --stack standins`,
       "export SPECTRAL_ALLOW_DIRTY_IMAGE=1",
       `# core.deployments: psql ${started.database.adminUrl}`,
     ].join("\n"),

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isUnknownValue } from "../lib/plan/mock-runtime";
 import { REPO_ROOT } from "./support/alpha";
-import { type RecordedRun, recordRun, registered } from "./support/record";
+import { devStackEnv, type RecordedRun, recordRun, registered } from "./support/record";
 
 const IMAGE = "docker:index/image:Image";
 const GENERATION = "pulumi-nodejs:dynamic/spectral:DeploymentGeneration";
@@ -15,9 +15,8 @@ const REPOSITORY = "registry.cloudflare.com/0000000000000000000000000000a1fa/spe
 const resource = (recorded: RecordedRun, type: string) => registered(recorded, type).inputs;
 const versionJson = () => JSON.parse(readFileSync(join(REPO_ROOT, "infra/docker/version.json"), "utf8"));
 
-/** Placeholder secrets: this file is about the image, not 1Password. */
-const run = (env: Record<string, string>, cwd?: string) =>
-  recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder", ...env }, cwd);
+/** A dev stack's local secrets: this file is about the image, not 1Password. */
+const run = (env: Record<string, string>, cwd?: string) => recordRun({ ...devStackEnv(), ...env }, cwd);
 
 const clones: string[] = [];
 afterAll(() => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../lib/config";
 import { isSecretValue, isUnknownValue } from "../lib/plan/mock-runtime";
 import { alphaConfig } from "./support/alpha";
-import { type RecordedRun, recordRun, registered } from "./support/record";
+import { devStackEnv, type RecordedRun, recordRun, registered } from "./support/record";
 
 const TYPES = {
   image: "docker:index/image:Image",
@@ -21,7 +21,7 @@ const containerBindingNames = manifest
   .filter((entry) => entry.targets.includes("container"))
   .map((entry) => (entry.kind === "file" ? `SPECTRAL_FILE_${entry.name}` : entry.name));
 
-const update = () => recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
+const update = () => recordRun(devStackEnv());
 // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON; each test asserts the shape it reads.
 const inputs = (run: RecordedRun, type: string) => registered(run, type).inputs as Record<string, any>;
 type Binding = { type: string; name: string; text?: string; className?: string };
@@ -67,7 +67,7 @@ describe("Cloudflare resources (update under mocks)", () => {
     const secretInputs = Object.keys(script).filter((key) => key.startsWith("secret_"));
     expect(secretInputs.sort()).toEqual(containerBindingNames.map((name) => `secret_${name}`).sort());
     for (const key of secretInputs) expect(script[key], key).toEqual({ secret: expect.any(String) });
-    expect(JSON.stringify(script.bindings)).not.toContain("placeholder-");
+    expect(JSON.stringify(script.bindings)).not.toContain("dev-");
   });
 
   it("turns the workers.dev subdomain on, wakes the Worker every minute, and makes no custom domain for alpha", () => {
@@ -138,13 +138,12 @@ describe("Cloudflare resources with a custom domain and workers.dev off (update 
   it("serves on the custom domain and turns the workers.dev subdomain off", () => {
     const stack = parseStackConfig(alphaConfig());
     expect(stack["cloudflare.customDomain"]).toBe("");
-    const run = recordRun({
-      SPECTRAL_SECRET_SOURCE: "placeholder",
-      RECORD_CONFIG_OVERRIDES: JSON.stringify({
+    const run = recordRun(
+      devStackEnv({
         "spectral-infra:cloudflare.customDomain": "api.spectral.example",
         "spectral-infra:cloudflare.workersDev": "false",
       }),
-    });
+    );
     expect(inputs(run, TYPES.domain)).toEqual({
       accountId: "0000000000000000000000000000a1fa",
       hostname: "api.spectral.example",

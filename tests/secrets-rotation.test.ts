@@ -7,7 +7,7 @@ import { parseStackConfig } from "../lib/config";
 import { deploymentFingerprint } from "../lib/deploy/fingerprint";
 import { workerSecretBindings } from "../lib/secrets/bindings";
 import { alphaConfig, REPO_ROOT, stackFileText } from "./support/alpha";
-import { recordRun } from "./support/record";
+import { devStackEnv, recordRun } from "./support/record";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const dir = mkdtempSync(join(tmpdir(), "rotation-"));
@@ -39,7 +39,7 @@ function secretsFile(
 }
 
 function run(file: string) {
-  const recorded = recordRun({ RECORD_STACK_FILE: stackFile, SPECTRAL_SECRET_SOURCE: `local:${file}` });
+  const recorded = recordRun({ RECORD_STACK_FILE: stackFile, ...devStackEnv({}, file) });
   expect(recorded.stderr).toBe("");
   expect(recorded.status).toBe(0);
   return recorded;
@@ -119,7 +119,7 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
 describe("a secret that does not fit", () => {
   it("fails the run naming the secret, never its value", () => {
     const { file } = secretsFile("too-big", { STRIPE_SECRET_KEY: `leak-canary-${"x".repeat(6000)}` });
-    const recorded = recordRun({ RECORD_STACK_FILE: stackFile, SPECTRAL_SECRET_SOURCE: `local:${file}` });
+    const recorded = recordRun({ RECORD_STACK_FILE: stackFile, ...devStackEnv({}, file) });
     expect(recorded.status).toBe(1);
     expect(recorded.stdout).toBe("");
     expect(recorded.stderr.trimEnd().split("\n")).toEqual([
@@ -135,7 +135,9 @@ describe("renaming or removing a GitHub-targeted secret", () => {
     change(stack.config["spectral-infra:secrets"]);
     const file = join(dir, `Pulumi.${name}.yaml`);
     writeFileSync(file, stackFileText(stack));
-    const recorded = recordRun({ RECORD_STACK_FILE: file, SPECTRAL_SECRET_SOURCE: "placeholder" });
+    const entries = stack.config["spectral-infra:secrets"] as { name: string }[];
+    const secrets = secretsFile(name, Object.fromEntries(entries.map((entry) => [entry.name, "renamed"])));
+    const recorded = recordRun({ RECORD_STACK_FILE: file, ...devStackEnv({}, secrets.file) });
     expect(recorded.stderr).toBe("");
     return recorded.resources
       .filter((resource) => resource.type.endsWith("ActionsEnvironmentSecret"))

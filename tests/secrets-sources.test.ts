@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { AuthExpiredError, RateLimitExceededError, type ResolveAllResponse } from "@1password/sdk";
 import { describe, expect, it } from "vitest";
 import { type OnePasswordApi, OnePasswordSecretSource } from "../lib/secrets/onepassword";
-import { secretSourceFromEnvironment } from "../lib/secrets/resolve";
+import { chooseSecretSource } from "../lib/secrets/resolve";
 import { LocalFileSecretSource, PlaceholderSecretSource, SecretSourceError } from "../lib/secrets/source";
+import { devStackEnv, recordRun } from "./support/record";
 
 /** Stands in for the SDK client behind our interface, answering with the SDK's own response types. */
 function sdkDouble(answer: (references: string[]) => ResolveAllResponse | Promise<ResolveAllResponse>) {
@@ -160,19 +161,44 @@ describe("local file source", () => {
 });
 
 describe("choosing the source", () => {
-  it("follows SPECTRAL_SECRET_SOURCE, defaulting to 1Password", async () => {
-    expect(secretSourceFromEnvironment({}).label).toBe("1Password");
-    expect(secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "local:/tmp/x.env" }).label).toBe(
-      "local file /tmp/x.env",
+  it("reads 1Password unless the stack opts into a local file; the shell cannot switch it (#15 item 1)", () => {
+    expect(chooseSecretSource({ localSecretsFile: "", preview: false }, {}).label).toBe("1Password");
+    expect(chooseSecretSource({ localSecretsFile: "dev.env", preview: false }, {}).label).toBe(
+      "local file dev.env",
     );
-    const placeholder = secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "placeholder" });
+    expect(() =>
+      chooseSecretSource(
+        { localSecretsFile: "", preview: false },
+        { SPECTRAL_SECRET_SOURCE: "local:/tmp/x.env" },
+      ),
+    ).toThrow(
+      'SPECTRAL_SECRET_SOURCE=local:/tmp/x.env: the only value is "placeholder", for previews; secrets come from 1Password, or from a local file only on a stack that opts in with: pulumi config set deploy.localSecretsFile <file>',
+    );
+  });
+
+  it("gives placeholders to a preview and refuses them to an update (#15 item 1)", async () => {
+    const env = { SPECTRAL_SECRET_SOURCE: "placeholder" };
+    const placeholder = chooseSecretSource({ localSecretsFile: "dev.env", preview: true }, env);
     expect(placeholder).toBeInstanceOf(PlaceholderSecretSource);
     expect(await placeholder.resolve([{ key: "API_KEY", reference: "op://v/i/f" }])).toEqual({
       API_KEY: "placeholder-api_key",
     });
-    expect(() => secretSourceFromEnvironment({ SPECTRAL_SECRET_SOURCE: "vault" })).toThrow(
-      "SPECTRAL_SECRET_SOURCE=vault: must be 1password, local:<file> or placeholder",
+    for (const localSecretsFile of ["", "dev.env"]) {
+      expect(() => chooseSecretSource({ localSecretsFile, preview: false }, env)).toThrow(
+        "SPECTRAL_SECRET_SOURCE=placeholder: placeholder values are for previews only, and this is an update that would deploy them to every GitHub secret and Worker binding; unset SPECTRAL_SECRET_SOURCE",
+      );
+    }
+  });
+
+  it("stops an update with the placeholder source before any resource or API call (mock runtime, Cloudflare stand-in)", () => {
+    const refused = recordRun({ ...devStackEnv(), SPECTRAL_SECRET_SOURCE: "placeholder" });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(
+      "record-run: SPECTRAL_SECRET_SOURCE=placeholder: placeholder values are for previews only, and this is an update that would deploy them to every GitHub secret and Worker binding; unset SPECTRAL_SECRET_SOURCE\n",
     );
+    const preview = recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder", RECORD_PREVIEW: "true" });
+    expect(preview.status).toBe(0);
+    expect(preview.resources.length).toBeGreaterThan(10);
   });
 
   it("refuses each mistake in the file naming its line, all together, and never a value (#15 item 10)", async () => {

@@ -21,14 +21,41 @@ export const DEPLOY_DATABASE_URL = "DEPLOY_DATABASE_URL";
 /** The digest key's name among the requests (and in a local secrets file); the manifest may not use it. */
 export const DEPLOY_DIGEST_KEY = "DEPLOY_DIGEST_KEY";
 
-/** `SPECTRAL_SECRET_SOURCE`: `1password` (default), `local:<dotenv file>`, or `placeholder` (the offline plan). */
-export function secretSourceFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretSource {
-  const choice = env[SOURCE_VARIABLE] ?? "1password";
-  if (choice === "1password") return new OnePasswordSecretSource();
-  if (choice === "placeholder") return new PlaceholderSecretSource();
-  if (choice.startsWith("local:") && choice.length > "local:".length)
-    return new LocalFileSecretSource(choice.slice(6));
-  throw new SecretSourceError(`${SOURCE_VARIABLE}=${choice}: must be 1password, local:<file> or placeholder`);
+/** The config key by which a dev stack opts into a local secrets file (lib/config.ts). */
+export const LOCAL_SECRETS_FILE_KEY = "deploy.localSecretsFile";
+
+export interface SourceChoice {
+  /** The stack's `deploy.localSecretsFile`: "" for 1Password, a path for a dev stack that opted in. */
+  localSecretsFile: string;
+  /** True in a preview (and the offline plan), where nothing is written. */
+  preview: boolean;
+}
+
+/**
+ * Where this run's secrets come from. The stack's config decides, never the shell: 1Password, or the
+ * local file a dev stack names in `deploy.localSecretsFile`. `SPECTRAL_SECRET_SOURCE=placeholder` serves
+ * previews only; an update refuses it, because it would overwrite every GitHub secret and Worker binding
+ * with `placeholder-<name>` while the preview showed only `[secret]`.
+ */
+export function chooseSecretSource(
+  { localSecretsFile, preview }: SourceChoice,
+  env: NodeJS.ProcessEnv = process.env,
+): SecretSource {
+  const override = env[SOURCE_VARIABLE] ?? "";
+  if (override === "placeholder" && preview) return new PlaceholderSecretSource();
+  if (override === "placeholder") {
+    throw new SecretSourceError(
+      `${SOURCE_VARIABLE}=placeholder: placeholder values are for previews only, and this is an update that would deploy them to every GitHub secret and Worker binding; unset ${SOURCE_VARIABLE}`,
+    );
+  }
+  if (override !== "") {
+    throw new SecretSourceError(
+      `${SOURCE_VARIABLE}=${override}: the only value is "placeholder", for previews; secrets come from 1Password, or from a local file only on a stack that opts in with: pulumi config set ${LOCAL_SECRETS_FILE_KEY} <file>`,
+    );
+  }
+  return localSecretsFile === ""
+    ? new OnePasswordSecretSource()
+    : new LocalFileSecretSource(localSecretsFile);
 }
 
 export interface StackSecrets {

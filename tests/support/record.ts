@@ -1,8 +1,11 @@
 /** Runs tests/support/record-run.ts in a fresh process: one program run, as `pulumi` would make it. */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseStackConfig } from "../../lib/config";
 import type { RecordedResource } from "../../lib/plan/mock-runtime";
-import { REPO_ROOT } from "./alpha";
+import { alphaConfig, REPO_ROOT } from "./alpha";
 import type { RecordedRequest } from "./fake-cloudflare";
 
 export interface RecordedRun {
@@ -41,4 +44,37 @@ export function registered(run: RecordedRun, type: string): RecordedResource {
   const found = run.resources.find((resource) => resource.type === type);
   if (!found) throw new Error(`no ${type} registered; stderr: ${run.stderr}`);
   return found;
+}
+
+let devSecretsFile: string | undefined;
+
+/** A local secrets file holding `dev-<name>` for each of alpha's secrets and the deploy's own two. */
+function alphaDevSecretsFile(): string {
+  if (!devSecretsFile) {
+    const lines = [
+      ...[...parseStackConfig(alphaConfig()).secrets.map(({ name }) => name), "DEPLOY_DIGEST_KEY"].map(
+        (name) => `${name}=dev-${name.toLowerCase()}-000000000000`,
+      ),
+      "DEPLOY_DATABASE_URL=postgres://deployer:dev-password@127.0.0.1:5432/spectral",
+    ];
+    devSecretsFile = join(mkdtempSync(join(tmpdir(), "dev-stack-")), "secrets.env");
+    writeFileSync(devSecretsFile, `${lines.join("\n")}\n`);
+  }
+  return devSecretsFile;
+}
+
+/**
+ * The env for an update as a dev stack: its config opts into a local secrets file, the only way an update
+ * reads anything but 1Password. `overrides` are more config keys.
+ */
+export function devStackEnv(
+  overrides: Record<string, string> = {},
+  secretsFile = alphaDevSecretsFile(),
+): Record<string, string> {
+  return {
+    RECORD_CONFIG_OVERRIDES: JSON.stringify({
+      "spectral-infra:deploy.localSecretsFile": secretsFile,
+      ...overrides,
+    }),
+  };
 }

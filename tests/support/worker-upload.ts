@@ -1,6 +1,6 @@
 /** What `pulumi up` uploads for the alpha Worker, taken from an update of the whole program under mocks. */
 import type { ScriptBinding } from "../../components/worker-script-provider";
-import { recordRun, registered } from "./record";
+import { devStackEnv, recordRun, registered } from "./record";
 
 export type Binding = ScriptBinding & { text?: string };
 
@@ -12,7 +12,7 @@ export interface WorkerUpload {
 }
 
 export function programUpload(): WorkerUpload {
-  const run = recordRun({ SPECTRAL_SECRET_SOURCE: "placeholder" });
+  const run = recordRun(devStackEnv());
   // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON.
   const inputs = registered(run, "pulumi-nodejs:dynamic/spectral:WorkerScript").inputs as Record<string, any>;
   const bindings = (inputs.bindings as Binding[]).map((binding) =>
