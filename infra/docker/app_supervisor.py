@@ -28,6 +28,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,8 @@ DEFAULT_COMMANDS = {
     "workers": "python -m spectral_app.workers",
 }
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
+# Linux's limit on one file name, in bytes.
+NAME_MAX = 255
 
 
 class SecretError(Exception):
@@ -81,6 +84,13 @@ def parse_layout(environ: dict[str, str], secrets_dir: Path) -> SecretLayout:
             problems.append(f"{var}: file secrets are whole-app only, not {scope!r}")
         if path.parent != secrets_dir or path.name in ("", ".", ".."):
             problems.append(f"{var}: path {path} is not a file directly under {secrets_dir}")
+        elif len(os.fsencode(path.name)) > NAME_MAX:
+            problems.append(f"{var}: file name {path.name[:40]}... is over {NAME_MAX} bytes")
+    claimed: dict[Path, str] = {}
+    for var, (path, _scope) in sorted(files.items()):
+        if path in claimed:
+            problems.append(f"{var}: path {path} is also {claimed[path]}'s; give each file secret its own fileName")
+        claimed.setdefault(path, var)
     problems += [f"{var}: not listed in {MANIFEST_VARIABLE}" for var in stray if var not in files]
     if problems:
         raise SecretError("; ".join(problems))
@@ -106,13 +116,31 @@ def decode_files(layout: SecretLayout, environ: dict[str, str]) -> dict[Path, by
 
 
 def write_files(decoded: dict[Path, bytes]) -> None:
+    """All or nothing: every file goes to a temporary name first and is renamed into place only when all
+    are written; any failure removes what this call wrote and raises SecretError naming the file."""
+    staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    current = next(iter(decoded), None)
+    try:
+        for path, content in decoded.items():
+            current = path
+            descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=".spectral-", suffix=".tmp")
+            staged.append((Path(name), path))
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(name, 0o400)
+        for temporary, path in staged:
+            current = path
+            os.replace(temporary, path)
+            placed.append(path)
+    except OSError as error:
+        for leftover in [*placed, *(temporary for temporary, _ in staged)]:
+            leftover.unlink(missing_ok=True)
+        reason = error.strerror or type(error).__name__
+        raise SecretError(f"cannot write file secret {current}: {reason}; no file secret was written") from None
     for path, content in decoded.items():
-        temporary = path.with_name(f".{path.name}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        os.chmod(temporary, 0o400)
-        os.replace(temporary, path)
         log(f"wrote file secret {path} ({len(content)} bytes, mode 0400)")
 
 

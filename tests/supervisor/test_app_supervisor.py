@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -20,12 +21,23 @@ SUPERVISOR = HERE.parent.parent / "infra" / "docker" / "app_supervisor.py"
 STUB = HERE / "stub_child.py"
 
 
+def limit_file_size(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
 class Run:
-    def __init__(self, tmp_path: Path, api: str = "wait", workers: str = "wait", **env: str) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        api: str = "wait",
+        workers: str = "wait",
+        file_size_limit: str | None = None,  # bytes; a str, like the env values in **env
+        **env: str,
+    ) -> None:
         self.out = tmp_path / "out"
         self.secrets = tmp_path / "secrets"
         self.out.mkdir()
-        self.secrets.mkdir()
+        self.secrets.mkdir(exist_ok=True)
         base = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRAL_")}
         self.process = subprocess.Popen(
             [sys.executable, str(SUPERVISOR)],
@@ -39,6 +51,9 @@ class Run:
             },
             stderr=subprocess.PIPE,
             text=True,
+            # A write that fails part-way, as on a full disk: past RLIMIT_FSIZE, write() fails with EFBIG
+            # (CPython ignores SIGXFSZ).
+            preexec_fn=None if file_size_limit is None else lambda: limit_file_size(int(file_size_limit)),
         )
 
     def wait_ready(self, *names: str) -> None:
@@ -223,3 +238,68 @@ def test_a_malformed_file_secret_stops_everything_with_a_clear_error(
     assert "Traceback" not in log
     assert not list(run.out.iterdir()), "no child may have started"
     assert not list(secrets.iterdir()), "no file secret may be left behind"
+
+
+def two_file_secrets(secrets: Path, second: bytes) -> dict[str, str]:
+    """File secrets A (small) and B, written in that order."""
+    return {
+        "SPECTRAL_SECRET_MANIFEST": manifest(
+            files={
+                "SPECTRAL_FILE_A": {"path": str(secrets / "a.pem"), "scope": "app"},
+                "SPECTRAL_FILE_B": {"path": str(secrets / "b.pem"), "scope": "app"},
+            }
+        ),
+        "SPECTRAL_FILE_A": base64.b64encode(b"first").decode(),
+        "SPECTRAL_FILE_B": base64.b64encode(second).decode(),
+    }
+
+
+def assert_refused_cleanly(run: Run, error: str, left: list[str]) -> None:
+    status, log = run.finish()
+    assert status == 2, log
+    assert f"app_supervisor: refusing to start: {error}" in log.splitlines()
+    assert "Traceback" not in log
+    assert "first" not in log, "no value in the log"
+    assert not list(run.out.iterdir()), "no child may have started"
+    assert sorted(entry.name for entry in run.secrets.iterdir()) == left, "no partial set of files"
+
+
+def test_a_write_that_fails_part_way_leaves_no_file_and_starts_nothing(tmp_path: Path) -> None:
+    run = Run(tmp_path, file_size_limit="4096", **two_file_secrets(tmp_path / "secrets", b"x" * 8192))
+    assert_refused_cleanly(
+        run,
+        f"cannot write file secret {run.secrets / 'b.pem'}: File too large; no file secret was written",
+        [],
+    )
+
+
+def test_a_rename_that_fails_after_another_file_was_placed_takes_that_file_back(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "b.pem").mkdir()
+    run = Run(tmp_path, **two_file_secrets(tmp_path / "secrets", b"second"))
+    assert_refused_cleanly(
+        run,
+        f"cannot write file secret {run.secrets / 'b.pem'}: Is a directory; no file secret was written",
+        ["b.pem"],
+    )
+
+
+def test_a_file_name_over_255_bytes_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    name = "é" * 128 + ".pem"
+    env = two_file_secrets(secrets, b"second")
+    env["SPECTRAL_SECRET_MANIFEST"] = env["SPECTRAL_SECRET_MANIFEST"].replace("b.pem", name)
+    run = Run(tmp_path, **env)
+    assert_refused_cleanly(run, f"SPECTRAL_FILE_B: file name {name[:40]}... is over 255 bytes", [])
+
+
+def test_two_file_secrets_with_one_path_are_refused(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    env = two_file_secrets(secrets, b"second")
+    env["SPECTRAL_SECRET_MANIFEST"] = env["SPECTRAL_SECRET_MANIFEST"].replace("b.pem", "a.pem")
+    run = Run(tmp_path, **env)
+    assert_refused_cleanly(
+        run,
+        f"SPECTRAL_FILE_B: path {secrets / 'a.pem'} is also SPECTRAL_FILE_A's; give each file secret its own fileName",
+        [],
+    )
