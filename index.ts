@@ -62,6 +62,7 @@ export = async () => {
       ),
     ),
     databaseUrl: secrets.deployDatabaseUrl,
+    databaseCa: secrets.databaseCa,
   });
 
   const worker = new ContainerWorker("app-worker", {

@@ -14,6 +14,8 @@ export interface DeploymentGenerationInputs {
   fingerprint: string;
   /** The deploy role's URL; a Pulumi secret, never part of the outputs. */
   databaseUrl: string;
+  /** PEM root CA the server's certificate must chain to; "" trusts Node's default store only. */
+  databaseCa?: string;
   /** How long to wait for a connection; default 10. */
   connectTimeoutSeconds?: number;
 }
@@ -28,6 +30,90 @@ export interface DeploymentGenerationOutputs {
   generation: number;
   deployedBy: string;
   createdAt: string;
+}
+
+/** Node's codes for a certificate that does not chain to a trusted root. */
+const UNTRUSTED_CERTIFICATE_CODES = [
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+];
+
+/** How `create` connects: pg's client settings, and what messages may name (never the password). */
+export interface DeployDatabaseConnection {
+  /** host:port */
+  where: string;
+  role: string;
+  password: string;
+  config: {
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    database?: string;
+    ssl: false | { rejectUnauthorized: boolean; ca?: string };
+  };
+}
+
+const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
+/** Modes that skip TLS or its verification: refused off loopback. */
+const UNVERIFIED_SSL_MODES = ["disable", "allow", "prefer", "no-verify"];
+
+/**
+ * The deploy database's connection, from its URL's own parts only. Off loopback, TLS is always on and
+ * verified (chain and host name), against `ca` when given. pg would honour query parameters that override
+ * the URL (`ssl=0`, `host=`, `sslrootcert=`, `uselibpqcompat=`; platform facts), so any parameter other than
+ * `sslmode` is refused, and the URL never reaches pg as a connection string.
+ */
+export function deployDatabaseConnection(databaseUrl: string, ca: string): DeployDatabaseConnection {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    throw new Error(
+      "deployment database URL is not a valid postgres:// URL: check database.deployUrlReference",
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new Error(
+      `deployment database URL must start with postgres:// or postgresql://, not ${url.protocol}//: check database.deployUrlReference`,
+    );
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || "5432");
+  const where = `${host}:${port}`;
+  if (host === "") {
+    throw new Error("deployment database URL has no host: check database.deployUrlReference");
+  }
+  const unhonoured = [...new Set(url.searchParams.keys())].filter((name) => name !== "sslmode");
+  if (unhonoured.length > 0) {
+    throw new Error(
+      `deployment database URL for ${where} has query parameter ${unhonoured.join(", ")}, which this deploy does not honour (host, port and TLS come from the URL itself): remove it from the item behind database.deployUrlReference`,
+    );
+  }
+  const sslmode = url.searchParams.get("sslmode") ?? "";
+  if (sslmode !== "" && !SSL_MODES.includes(sslmode)) {
+    throw new Error(
+      `deployment database URL for ${where} has sslmode=${sslmode}: use verify-full, or leave it out`,
+    );
+  }
+  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (!loopback && UNVERIFIED_SSL_MODES.includes(sslmode)) {
+    throw new Error(
+      `deployment database URL for ${where} has sslmode=${sslmode}, which skips TLS or its verification; off loopback the certificate is always verified: remove sslmode, and set database.caReference to the server's root CA`,
+    );
+  }
+  const verify = !loopback || sslmode === "verify-ca" || sslmode === "verify-full";
+  const ssl =
+    !verify && (sslmode === "" || sslmode === "disable")
+      ? false
+      : { rejectUnauthorized: verify, ...(verify && ca ? { ca } : {}) };
+  const role = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  const database = decodeURIComponent(url.pathname.slice(1)) || undefined;
+  return { where, role, password, config: { host, port, user: role, password, database, ssl } };
 }
 
 export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
@@ -45,27 +131,10 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
     const os = require("node:os") as typeof import("node:os");
     const migration = "supabase/migrations/20261124000000_core_deployments.sql";
 
-    let url: URL;
-    try {
-      url = new URL(inputs.databaseUrl);
-    } catch {
-      throw new Error(
-        "deployment database URL is not a valid postgres:// URL: check database.deployUrlReference",
-      );
-    }
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const where = `${host || "local socket"}:${url.port || "5432"}`;
-    const role = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
-    const sslmode = url.searchParams.get("sslmode");
-    url.searchParams.delete("sslmode"); // the ssl option below decides, not the URL parser
-    const loopback = host === "" || host === "localhost" || host === "::1" || /^127\./.test(host);
-    if (!loopback && sslmode === "disable") {
-      throw new Error(
-        `TLS is required for the deployment database at ${where}: remove sslmode=disable from its URL`,
-      );
-    }
-    const wantsTls = !loopback || ["require", "verify-ca", "verify-full"].includes(sslmode ?? "");
+    const { where, role, password, config } = deployDatabaseConnection(
+      inputs.databaseUrl,
+      inputs.databaseCa ?? "",
+    );
     const connectTimeoutSeconds = inputs.connectTimeoutSeconds ?? 10;
 
     const explain = (error: unknown): Error => {
@@ -96,6 +165,18 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
           `role ${role} may not allocate generations: grant USAGE on schema core, INSERT (stack, service, image_digest, git_sha, fingerprint, deployed_by) and SELECT (generation) on core.deployments, as migration ${migration} does`,
         );
       }
+      if (UNTRUSTED_CERTIFICATE_CODES.includes(code ?? "")) {
+        return new Error(
+          inputs.databaseCa
+            ? `the deployment database at ${where} presented a certificate that does not chain to the CA in database.caReference (${code}); check that the item holds this server's root CA`
+            : `the deployment database at ${where} presented a certificate this deploy does not trust (${code}); set database.caReference to the 1Password item holding the server's root CA (Supabase: Database settings, SSL certificate)`,
+        );
+      }
+      if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "CERT_HAS_EXPIRED") {
+        return new Error(
+          `the deployment database at ${where} presented a certificate that is ${code === "CERT_HAS_EXPIRED" ? "expired" : `not for ${where.replace(/:\d+$/, "")}`} (${code}); TLS is verified, so the deploy stops`,
+        );
+      }
       if (/does not support SSL/i.test(detail)) {
         return new Error(
           `TLS is required for the deployment database at ${where}, but the server does not offer it; enable TLS on the server`,
@@ -107,8 +188,7 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
     };
 
     const client = new Client({
-      connectionString: url.toString(),
-      ssl: wantsTls ? { rejectUnauthorized: loopback ? false : sslmode !== "require" } : false,
+      ...config,
       connectionTimeoutMillis: connectTimeoutSeconds * 1000,
       statement_timeout: 15_000,
       query_timeout: 20_000,

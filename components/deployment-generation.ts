@@ -14,6 +14,8 @@ export interface DeploymentGenerationArgs {
   fingerprint: pulumi.Input<string>;
   /** The deploy role's PostgreSQL URL, from 1Password; must be a Pulumi secret. */
   databaseUrl: pulumi.Input<string>;
+  /** PEM root CA the database's certificate must chain to (Supabase's own); "" trusts Node's store only. */
+  databaseCa?: pulumi.Input<string>;
   /** Seconds to wait for a connection before reporting the database unreachable (default 10). */
   connectTimeoutSeconds?: pulumi.Input<number>;
 }

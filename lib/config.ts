@@ -11,7 +11,7 @@ import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { GENERATION_BINDING, SECRET_MANIFEST_BINDING } from "./secrets/container-contract";
-import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY } from "./secrets/resolve";
+import { DEPLOY_DATABASE_CA, DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY } from "./secrets/resolve";
 
 export const PROJECT = "spectral-infra";
 
@@ -86,6 +86,7 @@ const PROGRAM_TEXT_BINDINGS = 5;
 /** Names the program itself uses in the container's environment or the secret request. */
 export const RESERVED_SECRET_NAMES = [
   DEPLOY_DATABASE_URL,
+  DEPLOY_DATABASE_CA,
   DEPLOY_DIGEST_KEY,
   GENERATION_BINDING,
   SECRET_MANIFEST_BINDING,
@@ -373,6 +374,16 @@ export const SETTINGS = {
     STRING,
     onePasswordReference,
     "1Password reference to the deploy role's PostgreSQL URL, used to allocate deployment generations.",
+  ),
+  "database.caReference": defaulted(
+    "",
+    setting(
+      STRING,
+      z.union([z.literal(""), onePasswordReference], {
+        error: 'must be a 1Password reference like op://vault/item/field, or "" for none',
+      }),
+      "1Password reference to the deployment database's root CA certificate (PEM, a text field); the server's certificate must chain to it. Supabase's chains to Supabase's own root CA, which Node does not trust. \"\" trusts Node's default store only.",
+    ),
   ),
   "deploy.digestKeyReference": setting(
     STRING,

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       `export ${BASE_URL_VARIABLE}=${cloudflare.baseUrl}   # the program's own providers`,
       `export CLOUDFLARE_BASE_URL=${cloudflare.baseUrl}        # the bridged cloudflare provider`,
       `# and on the dev stack (never alpha): pulumi config set ${LOCAL_SECRETS_FILE_KEY} ${secretsFile} --stack standins`,
+      '# its database is on loopback, so no CA: pulumi config set database.caReference "" --stack standins',
       "export SPECTRAL_ALLOW_DIRTY_IMAGE=1",
       `# core.deployments: psql ${started.database.adminUrl}`,
     ].join("\n"),

@@ -2,11 +2,20 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuthExpiredError, RateLimitExceededError, type ResolveAllResponse } from "@1password/sdk";
+import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
+import { parseStackConfig } from "../lib/config";
 import { type OnePasswordApi, OnePasswordSecretSource } from "../lib/secrets/onepassword";
-import { chooseSecretSource } from "../lib/secrets/resolve";
-import { LocalFileSecretSource, PlaceholderSecretSource, SecretSourceError } from "../lib/secrets/source";
+import { chooseSecretSource, resolveStackSecrets } from "../lib/secrets/resolve";
+import {
+  LocalFileSecretSource,
+  PlaceholderSecretSource,
+  type SecretSource,
+  SecretSourceError,
+} from "../lib/secrets/source";
+import { alphaConfigWith } from "./support/alpha";
 import { devStackEnv, recordRun } from "./support/record";
+import { certificateAuthority } from "./support/test-ca";
 
 /** Stands in for the SDK client behind our interface, answering with the SDK's own response types. */
 function sdkDouble(answer: (references: string[]) => ResolveAllResponse | Promise<ResolveAllResponse>) {
@@ -256,5 +265,50 @@ describe("choosing the source", () => {
     ).toEqual({
       SINGLE: "raw \\n kept",
     });
+  });
+});
+
+describe("the deployment database's CA (#15 item 5)", () => {
+  const withCa = (reference: string) =>
+    parseStackConfig(alphaConfigWith({ "spectral-infra:database.caReference": reference }));
+  /** Answers every request; the CA with `ca`. */
+  const sourceAnswering = (ca: string) => {
+    const requested: string[] = [];
+    const source: SecretSource = {
+      label: "test source",
+      resolve: async (requests) => {
+        requested.push(...requests.map(({ key }) => key));
+        return Object.fromEntries(
+          requests.map(({ key }) => [
+            key,
+            key === "DEPLOY_DATABASE_CA" ? ca : `value-of-${key.toLowerCase()}-0000000000000000`,
+          ]),
+        );
+      },
+    };
+    return { source, requested };
+  };
+  const unwrap = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
+
+  it("is read with the secrets only when the stack names one, and must be a PEM certificate", async () => {
+    const none = sourceAnswering("");
+    expect(await unwrap((await resolveStackSecrets(withCa(""), none.source)).databaseCa)).toBe("");
+    expect(none.requested).not.toContain("DEPLOY_DATABASE_CA");
+
+    const pem = certificateAuthority("Test Root").certificate;
+    const named = sourceAnswering(pem);
+    const reference = "op://spectral-alpha/supabase-root-ca/certificate";
+    expect(await unwrap((await resolveStackSecrets(withCa(reference), named.source)).databaseCa)).toBe(pem);
+    expect(named.requested).toContain("DEPLOY_DATABASE_CA");
+
+    await expect(
+      resolveStackSecrets(withCa(reference), sourceAnswering("not a certificate").source),
+    ).rejects.toThrow(
+      "secrets from test source do not fit their targets:\n  DEPLOY_DATABASE_CA (database.caReference): is not a PEM certificate; the item must hold the CA's -----BEGIN CERTIFICATE----- text",
+    );
+    // Placeholders are not certificates, and a preview does not need one.
+    await expect(
+      resolveStackSecrets(withCa(reference), new PlaceholderSecretSource()),
+    ).resolves.toBeDefined();
   });
 });

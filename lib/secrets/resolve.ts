@@ -2,6 +2,7 @@
  * The program's single read of secret values: the manifest plus the deploy database URL, from the source
  * the environment selects, checked for size, and wrapped as a Pulumi secret the moment it arrives.
  */
+import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { DIGEST_KEY_MIN_LENGTH } from "../deploy/fingerprint";
@@ -20,6 +21,8 @@ export const SOURCE_VARIABLE = "SPECTRAL_SECRET_SOURCE";
 export const DEPLOY_DATABASE_URL = "DEPLOY_DATABASE_URL";
 /** The digest key's name among the requests (and in a local secrets file); the manifest may not use it. */
 export const DEPLOY_DIGEST_KEY = "DEPLOY_DIGEST_KEY";
+/** The database CA's name among the requests (and in a local secrets file), when the stack names one. */
+export const DEPLOY_DATABASE_CA = "DEPLOY_DATABASE_CA";
 
 /** The config key by which a dev stack opts into a local secrets file (lib/config.ts). */
 export const LOCAL_SECRETS_FILE_KEY = "deploy.localSecretsFile";
@@ -64,6 +67,9 @@ export interface StackSecrets {
   deployDatabaseUrl: pulumi.Output<string>;
   /** Keys the digests of secret values (lib/deploy/fingerprint.ts). */
   digestKey: pulumi.Output<string>;
+  /** The deployment database's root CA (PEM), or "" when the stack names none. Public, yet it arrives
+   * with the secrets and is kept as one, so no plan shows a stand-in value. */
+  databaseCa: pulumi.Output<string>;
 }
 
 /** Reads every value in one request, checks sizes, and wraps the result as a Pulumi secret at once. */
@@ -73,15 +79,23 @@ export async function resolveStackSecrets(config: StackConfig, source: SecretSou
     { key: DEPLOY_DATABASE_URL, reference: config["database.deployUrlReference"] },
     { key: DEPLOY_DIGEST_KEY, reference: config["deploy.digestKeyReference"] },
   ];
+  const caReference = config["database.caReference"];
+  if (caReference !== "") requests.push({ key: DEPLOY_DATABASE_CA, reference: caReference });
   const {
     [DEPLOY_DATABASE_URL]: deployDatabaseUrl,
     [DEPLOY_DIGEST_KEY]: digestKey,
+    [DEPLOY_DATABASE_CA]: databaseCa = "",
     ...values
   } = await source.resolve(requests);
   const problems = secretSizeProblems(config.secrets, values);
   if (digestKey.length < DIGEST_KEY_MIN_LENGTH) {
     problems.push(
       `${DEPLOY_DIGEST_KEY} (deploy.digestKeyReference): is ${digestKey.length} characters; it must be a random key of at least ${DIGEST_KEY_MIN_LENGTH} (e.g. openssl rand -hex 32)`,
+    );
+  }
+  if (databaseCa !== "" && !source.placeholders && !isPemCertificate(databaseCa)) {
+    problems.push(
+      `${DEPLOY_DATABASE_CA} (database.caReference): is not a PEM certificate; the item must hold the CA's -----BEGIN CERTIFICATE----- text`,
     );
   }
   if (problems.length > 0) {
@@ -93,5 +107,15 @@ export async function resolveStackSecrets(config: StackConfig, source: SecretSou
     values: pulumi.secret(values),
     deployDatabaseUrl: pulumi.secret(deployDatabaseUrl),
     digestKey: pulumi.secret(digestKey),
+    databaseCa: pulumi.secret(databaseCa),
   };
+}
+
+function isPemCertificate(text: string): boolean {
+  try {
+    new X509Certificate(text);
+    return text.includes("-----BEGIN CERTIFICATE-----");
+  } catch {
+    return false;
+  }
 }

@@ -15,6 +15,8 @@ export interface SecretRequest {
 export interface SecretSource {
   /** Short label for messages, e.g. "1Password". */
   readonly label: string;
+  /** True when values are stand-ins (`placeholder-<name>`): checks of a value's content do not apply. */
+  readonly placeholders?: boolean;
   /** Resolves every request or throws one SecretSourceError naming every failure; values keyed by `key`. */
   resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>>;
 }
@@ -33,6 +35,7 @@ export class SecretSourceError extends pulumi.RunError {
 /** The offline plan's source: no network, no files; every value is a recognizable placeholder. */
 export class PlaceholderSecretSource implements SecretSource {
   readonly label = "placeholder";
+  readonly placeholders = true;
 
   async resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>> {
     return Object.fromEntries(requests.map(({ key }) => [key, `placeholder-${key.toLowerCase()}`]));

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import {
+  appendFileSync,
   chownSync,
   existsSync,
   mkdtempSync,
@@ -31,6 +32,13 @@ export interface TestDatabase {
   deployerUrl: string;
   /** Server log with one line per connection, or undefined for an external server. */
   logFile: string | undefined;
+}
+
+/** A server's TLS identity, and the address its certificate's name resolves to. */
+export interface ServerTls {
+  certificate: string;
+  key: string;
+  address: string;
 }
 
 export type TestDatabaseSetup = { database: TestDatabase } | { skipped: string };
@@ -87,7 +95,13 @@ export class ThrowawayCluster {
     private readonly runAs: string[],
   ) {}
 
-  static async start(): Promise<{ cluster: ThrowawayCluster; database: TestDatabase } | { skipped: string }> {
+  /**
+   * `tls` turns on TLS with this key and certificate, and also listens on `address` (which clients reach by
+   * a name the certificate lists), accepting TLS connections only from there.
+   */
+  static async start(
+    tls?: ServerTls,
+  ): Promise<{ cluster: ThrowawayCluster; database: TestDatabase } | { skipped: string }> {
     const binDir = findBinDir();
     if (!binDir)
       return {
@@ -116,6 +130,19 @@ export class ThrowawayCluster {
       "-E",
       "UTF8",
     ]);
+    const listen = ["127.0.0.1"];
+    let tlsOptions = "";
+    if (tls) {
+      const data = join(dir, "data");
+      writeFileSync(join(data, "server.crt"), tls.certificate);
+      writeFileSync(join(data, "server.key"), tls.key, { mode: 0o600 });
+      const mask = tls.address.includes(":") ? 128 : 32;
+      appendFileSync(join(data, "pg_hba.conf"), `hostssl all all ${tls.address}/${mask} scram-sha-256\n`);
+      if (runAs.length > 0)
+        execFileSync("chown", ["postgres", join(data, "server.crt"), join(data, "server.key")]);
+      if (tls.address !== "127.0.0.1") listen.push(tls.address);
+      tlsOptions = " -c ssl=on";
+    }
     const logFile = join(dir, "server.log");
     cluster.run("pg_ctl", [
       "-D",
@@ -124,7 +151,7 @@ export class ThrowawayCluster {
       logFile,
       "-w",
       "-o",
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c log_connections=on -c max_connections=200`,
+      `-p ${port} -k ${dir} -c listen_addresses=${listen.join(",")} -c log_connections=on -c max_connections=200${tlsOptions}`,
       "start",
     ]);
     const adminUrl = `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres`;

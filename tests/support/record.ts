@@ -74,6 +74,8 @@ export function devStackEnv(
   return {
     RECORD_CONFIG_OVERRIDES: JSON.stringify({
       "spectral-infra:deploy.localSecretsFile": secretsFile,
+      // Its database is on loopback: no CA to trust.
+      "spectral-infra:database.caReference": "",
       ...overrides,
     }),
   };
