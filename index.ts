@@ -18,12 +18,11 @@ import { chooseSecretSource, resolveStackSecrets } from "./lib/secrets/resolve";
 
 export = async () => {
   const config = readStackConfig();
+  const preview = pulumi.runtime.isDryRun();
   const secrets = await resolveStackSecrets(
     config,
-    chooseSecretSource({
-      localSecretsFile: config["deploy.localSecretsFile"],
-      preview: pulumi.runtime.isDryRun(),
-    }),
+    chooseSecretSource({ localSecretsFile: config["deploy.localSecretsFile"], preview }),
+    { preview },
   );
 
   const githubEnvironment = new GithubEnvironmentSecrets("deploy-secrets", {
@@ -33,6 +32,10 @@ export = async () => {
     deployBranch: "main",
     manifest: config.secrets,
     values: secrets.values,
+    githubOnlyValues: secrets.githubOnlyValues,
+    digestKey: secrets.digestKey,
+    reviewerIds: config["github.reviewerIds"],
+    deployNeedsReview: config["github.deployNeedsReview"],
   });
 
   const image = new AppImage("app", {
@@ -61,7 +64,7 @@ export = async () => {
         key,
       ),
     ),
-    databaseUrl: secrets.deployDatabaseUrl,
+    database: secrets.deployDatabase,
     databaseCa: secrets.databaseCa,
   });
 

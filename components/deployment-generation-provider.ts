@@ -12,8 +12,13 @@ export interface DeploymentGenerationInputs {
   imageDigest: string;
   gitSha: string;
   fingerprint: string;
-  /** The deploy role's URL; a Pulumi secret, never part of the outputs. */
-  databaseUrl: string;
+  /** The deploy role's URL (a dev stack's, from its local file); a Pulumi secret, never an output. */
+  databaseUrl?: string;
+  /**
+   * Where 1Password holds that URL (`database.deployUrlReference`): `create` reads it with the
+   * service-account token from the environment, so the URL never enters Pulumi state.
+   */
+  databaseUrlReference?: string;
   /** PEM root CA the server's certificate must chain to; "" trusts Node's default store only. */
   databaseCa?: string;
   /** How long to wait for a connection; default 10. */
@@ -40,6 +45,35 @@ const UNTRUSTED_CERTIFICATE_CODES = [
   "UNABLE_TO_GET_ISSUER_CERT",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
 ];
+
+/**
+ * The URL behind `database.deployUrlReference`, read from 1Password with the token in the engine's
+ * environment (the same OP_SERVICE_ACCOUNT_TOKEN the program reads with). Errors name the reference only.
+ */
+export async function readDeployDatabaseUrl(reference: string): Promise<string> {
+  const token = process.env.OP_SERVICE_ACCOUNT_TOKEN;
+  if (!token) {
+    throw new Error(
+      `OP_SERVICE_ACCOUNT_TOKEN is not set: allocating a generation reads database.deployUrlReference (${reference}) from 1Password; export the deploy's service-account token`,
+    );
+  }
+  const { createClient } = require("@1password/sdk") as typeof import("@1password/sdk");
+  try {
+    const client = await createClient({
+      auth: token,
+      integrationName: "spectral-infra",
+      integrationVersion: "deployment-generation",
+    });
+    return await client.secrets.resolve(reference);
+  } catch (error) {
+    const detail = String((error as Error)?.message ?? error)
+      .split(token)
+      .join("[token]");
+    throw new Error(
+      `1Password could not resolve database.deployUrlReference (${reference}): ${detail}; check that the deploy's service account can read that vault`,
+    );
+  }
+}
 
 /** How `create` connects: pg's client settings, and what messages may name (never the password). */
 export interface DeployDatabaseConnection {
@@ -132,7 +166,7 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
     const migration = "supabase/migrations/20261124000000_core_deployments.sql";
 
     const { where, role, password, config } = deployDatabaseConnection(
-      inputs.databaseUrl,
+      inputs.databaseUrl ?? (await readDeployDatabaseUrl(inputs.databaseUrlReference ?? "")),
       inputs.databaseCa ?? "",
     );
     const connectTimeoutSeconds = inputs.connectTimeoutSeconds ?? 10;

@@ -12,8 +12,11 @@ export interface DeploymentGenerationArgs {
   gitSha: pulumi.Input<string>;
   /** sha256 over every deploy input whose change means a new deployment (image, secrets, container settings). */
   fingerprint: pulumi.Input<string>;
-  /** The deploy role's PostgreSQL URL, from 1Password; must be a Pulumi secret. */
-  databaseUrl: pulumi.Input<string>;
+  /**
+   * How to reach the deploy database: `{ reference }` (1Password; the provider reads the URL when it
+   * allocates, so it never enters state) or `{ url }` (a dev stack's local file; kept as a secret).
+   */
+  database: { reference: string } | { url: pulumi.Input<string> };
   /** PEM root CA the database's certificate must chain to (Supabase's own); "" trusts Node's store only. */
   databaseCa?: pulumi.Input<string>;
   /** Seconds to wait for a connection before reporting the database unreachable (default 10). */
@@ -34,8 +37,10 @@ export class DeploymentGeneration extends pulumi.dynamic.Resource {
       deploymentGenerationProvider,
       name,
       {
-        ...args,
-        databaseUrl: pulumi.secret(args.databaseUrl),
+        ...withoutDatabase(args),
+        ...("url" in args.database
+          ? { databaseUrl: pulumi.secret(args.database.url) }
+          : { databaseUrlReference: args.database.reference }),
         generation: undefined,
         deployedBy: undefined,
         createdAt: undefined,
@@ -45,4 +50,8 @@ export class DeploymentGeneration extends pulumi.dynamic.Resource {
       "DeploymentGeneration",
     );
   }
+}
+
+function withoutDatabase({ database: _database, ...rest }: DeploymentGenerationArgs) {
+  return rest;
 }

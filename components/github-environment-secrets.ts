@@ -1,6 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { SecretEntry } from "../lib/config";
+import { sealForGithub } from "../lib/github/seal";
 import { githubSecretTargets } from "../lib/secrets/bindings";
 
 export interface GithubEnvironmentSecretsArgs {
@@ -8,20 +9,31 @@ export interface GithubEnvironmentSecretsArgs {
   owner: string;
   /** Repository name, without the owner. */
   repository: string;
-  /** The GitHub Environment the stack deploys from, e.g. `alpha`. */
+  /** The GitHub Environment the stack deploys from, e.g. `alpha`; PR previews run in `<environment>-preview`. */
   environment: string;
   /** The only branch allowed to deploy to the environment. */
   deployBranch: string;
   /** The secrets manifest; entries that target `github` become Environment secrets. */
   manifest: readonly SecretEntry[];
-  /** Every manifest secret's value by name, already a Pulumi secret (one 1Password read per run). */
+  /** Values of the secrets that also target the container, already a Pulumi secret. */
   values: pulumi.Output<Record<string, string>>;
+  /** Values of the GitHub-only secrets (deploy credentials); unknown in a preview. */
+  githubOnlyValues: pulumi.Output<Record<string, string>>;
+  /** Keys the derivation that makes a sealed value repeatable (lib/github/seal.ts). */
+  digestKey: pulumi.Output<string>;
+  /** GitHub user ids who must approve every PR preview, and every deploy when `deployNeedsReview`. */
+  reviewerIds: readonly number[];
+  /** Also hold each deploy for one of `reviewerIds`. */
+  deployNeedsReview: boolean;
 }
 
 /**
- * The stack's GitHub Environment and its secrets, reconciled from the manifest: one
- * `ActionsEnvironmentSecret` per secret, named by the secret, so a rename or removal deletes exactly the
- * old secret and nothing stale is left.
+ * The stack's two GitHub Environments and the deploy environment's secrets, reconciled from the manifest.
+ * - `<environment>`: deployable from `deployBranch` only; admins cannot bypass its rules.
+ * - `<environment>-preview`: where PR previews get their read-only credentials, only after one of the
+ *   reviewers approves the run (the PR's author may not approve their own); admins cannot bypass it.
+ * - One `ActionsEnvironmentSecret` per secret, named by the secret, so a rename or removal deletes exactly
+ *   the old secret. Its value is sealed to the environment's key here, so state holds only sealed text.
  */
 export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
   /** Names of the Environment secrets this component manages, upper case as GitHub stores them. */
@@ -30,18 +42,49 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: GithubEnvironmentSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spectral:github:EnvironmentSecrets", name, {}, opts);
     const provider = new github.Provider(`${name}-github`, { owner: args.owner }, { parent: this });
-    const environment = new github.RepositoryEnvironment(
+    const environment = this.deployEnvironment(name, args, provider);
+    this.previewEnvironment(name, args, provider);
+    this.allowOnlyTheDeployBranch(name, args, environment, provider);
+    this.secretNames = this.environmentSecrets(args, environment, provider);
+    this.registerOutputs({ secretNames: this.secretNames });
+  }
+
+  private deployEnvironment(
+    name: string,
+    args: GithubEnvironmentSecretsArgs,
+    provider: github.Provider,
+  ): github.RepositoryEnvironment {
+    return new github.RepositoryEnvironment(
       `${name}-environment`,
       {
         repository: args.repository,
         environment: args.environment,
+        canAdminsBypass: false,
+        ...(args.deployNeedsReview
+          ? { reviewers: [{ users: [...args.reviewerIds] }], preventSelfReview: true }
+          : {}),
         deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
       },
       { parent: this, provider },
     );
-    this.allowOnlyTheDeployBranch(name, args, environment, provider);
-    this.secretNames = this.environmentSecrets(args, environment, provider);
-    this.registerOutputs({ secretNames: this.secretNames });
+  }
+
+  private previewEnvironment(
+    name: string,
+    args: GithubEnvironmentSecretsArgs,
+    provider: github.Provider,
+  ): void {
+    new github.RepositoryEnvironment(
+      `${name}-preview-environment`,
+      {
+        repository: args.repository,
+        environment: `${args.environment}-preview`,
+        canAdminsBypass: false,
+        preventSelfReview: true,
+        reviewers: [{ users: [...args.reviewerIds] }],
+      },
+      { parent: this, provider },
+    );
   }
 
   private allowOnlyTheDeployBranch(
@@ -62,8 +105,25 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
     environment: github.RepositoryEnvironment,
     provider: github.Provider,
   ): string[] {
+    // A preview reads no GitHub key (the read-only preview token may not) and seals nothing: unknown.
+    const publicKey = pulumi.runtime.isDryRun()
+      ? undefined
+      : github.getActionsEnvironmentPublicKeyOutput(
+          { repository: args.repository, environment: environment.environment },
+          { parent: this, provider },
+        );
+    const values = pulumi
+      .all([args.values, args.githubOnlyValues])
+      .apply(([shared, githubOnly]) => ({ ...shared, ...githubOnly }));
     const targets = githubSecretTargets(args.manifest);
     for (const { name, secretName } of targets) {
+      const sealed = publicKey
+        ? pulumi
+            .all([values, publicKey, args.digestKey])
+            .apply(([all, key, digestKey]) =>
+              sealForGithub({ value: all[name], publicKey: key.key, keyId: key.keyId, name, digestKey }),
+            )
+        : pulumi.output(pulumi.unknown as string);
       new github.ActionsEnvironmentSecret(
         // The logical name is the secret's name: renaming the secret is the only thing that renames this.
         secretName,
@@ -71,7 +131,8 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
           repository: args.repository,
           environment: environment.environment,
           secretName,
-          value: pulumi.secret(args.values.apply((values) => values[name])),
+          valueEncrypted: pulumi.secret(sealed),
+          keyId: publicKey ? publicKey.keyId : (pulumi.unknown as string),
         },
         { parent: this, provider },
       );

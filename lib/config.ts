@@ -370,6 +370,29 @@ export const SETTINGS = {
     matching(/^[A-Za-z0-9 ._-]{1,255}$/, "a GitHub Environment name"),
     "GitHub Environment the stack deploys from (its secrets are reconciled from 1Password).",
   ),
+  "github.reviewerIds": setting(
+    { type: "array", items: INTEGER },
+    z
+      .array(
+        z.int({ error: "must be a GitHub user id (a whole number)" }).positive("must be a GitHub user id"),
+        {
+          error: "must be a list of GitHub user ids, e.g. [1234567]",
+        },
+      )
+      // GitHub's rule: at most 6 required reviewers per environment (terraform-provider-github's schema).
+      .min(1, "must name at least one reviewer: PR previews run only after one of them approves")
+      .max(6, "must name at most 6 reviewers (GitHub's limit per environment)")
+      .refine((ids) => new Set(ids).size === ids.length, "must not repeat a reviewer"),
+    "GitHub user ids (gh api users/LOGIN --jq .id) who must approve each PR preview (environment <github.environment>-preview), and each deploy when github.deployNeedsReview is true. At most 6.",
+  ),
+  "github.deployNeedsReview": defaulted(
+    false,
+    setting(
+      BOOLEAN,
+      z.boolean({ error: "must be true or false" }),
+      "Also require one of github.reviewerIds to approve each deploy (the github.environment environment).",
+    ),
+  ),
   "database.deployUrlReference": setting(
     STRING,
     onePasswordReference,
@@ -421,6 +444,7 @@ const stackConfigSchema = z
         message: `must be at most cloudflare.maxInstances (${config["cloudflare.maxInstances"]})`,
       });
     }
+    for (const problem of deployCredentialVaultProblems(config)) ctx.addIssue({ code: "custom", ...problem });
     if (!config["cloudflare.workersDev"] && config["cloudflare.customDomain"] === "") {
       ctx.addIssue({
         code: "custom",
@@ -431,6 +455,58 @@ const stackConfigSchema = z
   });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+const vaultOf = (reference: string) => reference.split("/")[2]?.toLowerCase() ?? "";
+
+/**
+ * Deploy credentials (GitHub-only secrets, the deploy database URL) must sit in a vault of their own: a PR
+ * preview's 1Password service account reads the vaults of what a preview needs (container secrets, the
+ * digest key, the database CA), and must read no deploy credential.
+ */
+function deployCredentialVaultProblems(config: {
+  secrets: SecretEntry[];
+  "database.deployUrlReference": string;
+  "deploy.digestKeyReference": string;
+  "database.caReference": string;
+}): { path: (string | number)[]; message: string }[] {
+  const previewReads = new Map<string, string>();
+  const readByPreview = (what: string, reference: string) => {
+    if (reference !== "" && !previewReads.has(vaultOf(reference))) previewReads.set(vaultOf(reference), what);
+  };
+  for (const entry of config.secrets.filter(({ targets }) => targets.includes("container")))
+    readByPreview(entry.name, entry.reference);
+  readByPreview("deploy.digestKeyReference", config["deploy.digestKeyReference"]);
+  readByPreview("database.caReference", config["database.caReference"]);
+  const credentials: { path: (string | number)[]; what: string; reference: string }[] = [
+    {
+      path: ["database.deployUrlReference"],
+      what: "the deploy database URL",
+      reference: config["database.deployUrlReference"],
+    },
+    ...config.secrets.flatMap((entry, index) =>
+      !entry.targets.includes("github") || entry.targets.includes("container")
+        ? []
+        : [
+            {
+              path: ["secrets", index, "reference"],
+              what: `${entry.name} (GitHub only)`,
+              reference: entry.reference,
+            },
+          ],
+    ),
+  ];
+  return credentials.flatMap(({ path, what, reference }) => {
+    const shared = previewReads.get(vaultOf(reference));
+    return shared === undefined
+      ? []
+      : [
+          {
+            path,
+            message: `${what} is a deploy credential, but its vault ${vaultOf(reference)} also holds ${shared}, which PR previews read; move it to a vault only the deploy's service account reads (e.g. ${vaultOf(reference)}-deploy)`,
+          },
+        ];
+  });
+}
 
 /**
  * Invalid stack config, already worded for an operator: one line per problem. A RunError, so the

@@ -150,6 +150,46 @@ describe("stack config", () => {
     ]);
   });
 
+  it("keeps deploy credentials in a vault that no preview reads (#15 item 2)", () => {
+    const moved = secretsWith((entries) => {
+      entries[8].reference = "op://spectral-alpha/cloudflare-deploy/credential";
+    });
+    expect(
+      problemsOf(
+        alphaConfigWith({
+          [`${KEY}secrets`]: moved,
+          [`${KEY}database.deployUrlReference`]: "op://Spectral-Alpha/deploy-database/url",
+        }),
+      ),
+    ).toEqual([
+      `${KEY}database.deployUrlReference: the deploy database URL is a deploy credential, but its vault spectral-alpha also holds API_DATABASE_URL, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy)`,
+      `${KEY}secrets[8].reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha also holds API_DATABASE_URL, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy)`,
+    ]);
+    // The digest key and the CA are read by previews too.
+    expect(
+      problemsOf(
+        alphaConfigWith({
+          [`${KEY}deploy.digestKeyReference`]: "op://spectral-alpha-deploy/digest/credential",
+        }),
+      ),
+    ).toEqual([
+      `${KEY}database.deployUrlReference: the deploy database URL is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+      `${KEY}secrets[8].reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+      `${KEY}secrets[9].reference: PULUMI_ACCESS_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+    ]);
+  });
+
+  it.each([
+    ["[]", "must name at least one reviewer: PR previews run only after one of them approves"],
+    ["[1, 2, 3, 4, 5, 6, 7]", "must name at most 6 reviewers (GitHub's limit per environment)"],
+    ["[5, 5]", "must not repeat a reviewer"],
+    ['["octocat"]', "[0]: must be a GitHub user id (a whole number)"],
+    ["[0]", "[0]: must be a GitHub user id"],
+  ])("rejects github.reviewerIds %s", (value, problem) => {
+    const [message] = problemsOf(alphaConfigWith({ [`${KEY}github.reviewerIds`]: value }));
+    expect(message).toBe(`${KEY}github.reviewerIds${problem.startsWith("[") ? "" : ": "}${problem}`);
+  });
+
   it("rejects secure: values, since credentials never live in stack config", () => {
     expect(problemsOf(alphaConfig(), [`${KEY}github.owner`])).toEqual([
       `${KEY}github.owner: must not be a secret config value; credentials come from the environment or 1Password references (remove the secure: value)`,

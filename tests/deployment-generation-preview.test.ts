@@ -21,7 +21,7 @@ describe.skipIf(!database?.logFile)("DeploymentGeneration in preview (mock runti
         imageDigest: `sha256:${"a".repeat(64)}`,
         gitSha: "abcdef0",
         fingerprint: "f".repeat(64),
-        databaseUrl: pulumi.secret(databaseUrl),
+        database: { url: pulumi.secret(databaseUrl) },
       });
       return { generation: allocated.generation };
     });

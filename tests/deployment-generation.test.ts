@@ -1,4 +1,7 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
@@ -197,6 +200,69 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
         expect(connectionsLogged(logFile, "diff_probe")).toBe(afterCreate);
       },
     );
+  });
+
+  describe("the URL read from 1Password by the provider (1Password SDK double), never held in state", () => {
+    const REFERENCE = "op://spectral-alpha-deploy/deploy-database/url";
+    /** Stands in for the SDK's createClient: answers REFERENCE, and fails others as the SDK does. */
+    const doubleSource = (url: string) => `
+      const sdk = require(require.resolve("@1password/sdk", { paths: [${JSON.stringify(process.cwd())}] }));
+      Object.defineProperty(sdk, "createClient", {
+        configurable: true,
+        value: async ({ auth }) => {
+          if (auth !== "ops_test-token") throw new Error("invalid service account token");
+          return { secrets: { resolve: async (reference) => {
+            if (reference === ${JSON.stringify(REFERENCE)}) return ${JSON.stringify(url)};
+            throw new Error("error resolving secret reference: the specified item could not be found");
+          } } };
+        },
+      });`;
+    const preload = () => {
+      const file = join(mkdtempSync(join(tmpdir(), "op-double-")), "op-double.js");
+      writeFileSync(file, doubleSource(database?.deployerUrl ?? ""));
+      return file;
+    };
+
+    it("allocates with only the reference as input; the URL is in neither inputs nor outputs", async () => {
+      const file = await serializeProvider();
+      const byReference = { ...inputs({ stack: `reference-${process.pid}` }), databaseUrl: undefined };
+      const created = await callSerialized(
+        file,
+        "create",
+        [{ ...byReference, databaseUrlReference: REFERENCE }],
+        {
+          NODE_OPTIONS: `--require ${preload()}`,
+          OP_SERVICE_ACCOUNT_TOKEN: "ops_test-token",
+        },
+      );
+      expect(created.error).toBe("");
+      expect(created.value.outs.generation).toBeGreaterThan(0);
+      expect(JSON.stringify(created.value)).not.toContain("deployer-test-password");
+    });
+
+    it("names the reference, never the token, when 1Password cannot answer, and says when the token is missing", async () => {
+      const file = await serializeProvider();
+      const call = (reference: string, env: Record<string, string>) =>
+        callSerialized(
+          file,
+          "create",
+          [{ ...inputs({}), databaseUrl: undefined, databaseUrlReference: reference }],
+          { NODE_OPTIONS: `--require ${preload()}`, ...env },
+        );
+      const missing = await call("op://spectral-alpha-deploy/gone/url", {
+        OP_SERVICE_ACCOUNT_TOKEN: "ops_test-token",
+      });
+      expect(missing.error).toBe(
+        "1Password could not resolve database.deployUrlReference (op://spectral-alpha-deploy/gone/url): error resolving secret reference: the specified item could not be found; check that the deploy's service account can read that vault",
+      );
+      const wrongToken = await call(REFERENCE, { OP_SERVICE_ACCOUNT_TOKEN: "ops_wrong-token-canary" });
+      expect(wrongToken.error).toContain("invalid service account token");
+      expect(wrongToken.error).not.toContain("ops_wrong-token-canary");
+      const noToken = await call(REFERENCE, { OP_SERVICE_ACCOUNT_TOKEN: "" });
+      expect(noToken.error).toBe(
+        `OP_SERVICE_ACCOUNT_TOKEN is not set: allocating a generation reads database.deployUrlReference (${REFERENCE}) from 1Password; export the deploy's service-account token`,
+      );
+    });
   });
 
   describe("errors an operator can act on", () => {

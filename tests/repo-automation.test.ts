@@ -13,6 +13,7 @@ import {
   dockerfileImageFamilies,
   readYaml,
   schemaProblems,
+  trustProblems,
   workflowProblems,
 } from "./support/repo-automation";
 
@@ -129,9 +130,69 @@ describe(".github/workflows", () => {
     expect(WORKFLOWS.sort()).toEqual(["ci.yml", "deploy.yml", "generate-sbom.yml", "preview.yml"]);
   });
 
+  const workflows = () =>
+    Object.fromEntries(WORKFLOWS.map((name) => [name, readYaml(join(REPO_ROOT, ".github/workflows", name))]));
+
+  it("keeps deploy credentials from unreviewed code: the README's trust model holds (#15 items 2 and 3)", () => {
+    expect(trustProblems(workflows())).toEqual([]);
+  });
+
+  it.each([
+    [
+      "a preview given the deploy's 1Password token",
+      (w: any) =>
+        (w["preview.yml"].jobs.preview.steps.at(-1).env.OP_SERVICE_ACCOUNT_TOKEN =
+          "${{ secrets.OP_SERVICE_ACCOUNT_TOKEN }}"),
+      "preview.yml preview: a pull_request job holds the deploy credential OP_SERVICE_ACCOUNT_TOKEN",
+    ],
+    [
+      "a preview outside the reviewed environment",
+      (w: any) => delete w["preview.yml"].jobs.preview.environment,
+      "preview.yml preview: gets secrets without the reviewed alpha-preview environment",
+    ],
+    [
+      "a preview that Dependabot PRs would run",
+      (w: any) =>
+        (w["preview.yml"].jobs.preview.if =
+          "github.event.pull_request.head.repo.full_name == github.repository"),
+      "preview.yml preview: needs secrets that Dependabot PRs never get; exclude them",
+    ],
+    [
+      "no job for Dependabot",
+      (w: any) => delete w["preview.yml"].jobs["offline-plan"],
+      "preview.yml: Dependabot PRs have no credential-free job",
+    ],
+    [
+      "deploying on push, before CI",
+      (w: any) => (w["deploy.yml"].on = { push: { branches: ["main"] } }),
+      "deploy.yml: must start only from the ci workflow's runs on main",
+    ],
+    [
+      "deploying whatever CI concluded",
+      (w: any) => (w["deploy.yml"].jobs.deploy.if = "github.event.workflow_run.event == 'push'"),
+      "deploy.yml: must deploy only when that CI run succeeded",
+    ],
+    [
+      "deploying the default branch's head instead of the tested commit",
+      (w: any) => delete w["deploy.yml"].jobs.deploy.steps[1].with.ref,
+      "deploy.yml: must check out the commit CI tested (workflow_run.head_sha)",
+    ],
+    [
+      "cancelling CI on main",
+      (w: any) => (w["ci.yml"].concurrency["cancel-in-progress"] = true),
+      "ci.yml: a run on main must never be cancelled half-way",
+    ],
+  ])("a broken copy fails: %s", (_what, breakIt, problem) => {
+    const broken = workflows();
+    breakIt(broken);
+    expect(trustProblems(broken)).toEqual([problem]);
+  });
+
   it("deploys from main only, in the alpha environment, never two at once; SBOMs run on v* tags only", () => {
     const deploy = readYaml(join(REPO_ROOT, ".github/workflows/deploy.yml")) as any;
-    expect(deploy.on).toEqual({ push: { branches: ["main"] } });
+    expect(deploy.on).toEqual({
+      workflow_run: { workflows: ["ci"], types: ["completed"], branches: ["main"] },
+    });
     expect(deploy.concurrency).toEqual({ group: "deploy-alpha", "cancel-in-progress": false });
     expect(deploy.jobs.deploy.environment).toBe("alpha");
     const pulumiSdk = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).dependencies[

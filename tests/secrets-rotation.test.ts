@@ -7,7 +7,7 @@ import { parseStackConfig } from "../lib/config";
 import { deploymentFingerprint } from "../lib/deploy/fingerprint";
 import { workerSecretBindings } from "../lib/secrets/bindings";
 import { alphaConfig, REPO_ROOT, stackFileText } from "./support/alpha";
-import { devStackEnv, recordRun } from "./support/record";
+import { devStackEnv, openSealed, recordRun } from "./support/record";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const dir = mkdtempSync(join(tmpdir(), "rotation-"));
@@ -51,7 +51,7 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
   const first = run(before.file);
   const second = run(after.file);
 
-  it("changes only that secret's GitHub Environment secret, the generation's fingerprint and the Worker's binding of it", () => {
+  it("changes only that secret's GitHub Environment secret, the generation's fingerprint and the Worker's binding of it", async () => {
     expect(second.resources.map((r) => r.urn)).toEqual(first.resources.map((r) => r.urn));
     // Push credentials are fresh on every update; the docker provider does not diff them.
     const compared = ({ registry: _credentials, ...inputs }: Record<string, unknown>) =>
@@ -82,8 +82,11 @@ describe("rotating one secret (two program runs under mocks, local secrets file)
       ...generations[0],
       fingerprint: undefined,
     });
-    const sentry = second.resources.find((resource) => resource.name === "SENTRY_DSN");
-    expect(sentry?.inputs.value).toEqual({ secret: "leak-canary-sentry_dsn-v2" });
+    // GitHub receives the new value sealed to its key; state holds only the sealed text.
+    const sentry = second.resources.find((resource) => resource.name === "SENTRY_DSN")?.inputs as {
+      valueEncrypted: { secret: string };
+    };
+    expect(await openSealed(second, sentry.valueEncrypted.secret)).toBe("leak-canary-sentry_dsn-v2");
   });
 
   it("changes only that secret's Worker binding, and the deployment fingerprint", () => {

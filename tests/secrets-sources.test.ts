@@ -288,27 +288,30 @@ describe("the deployment database's CA (#15 item 5)", () => {
     };
     return { source, requested };
   };
+  const update = { preview: false };
   const unwrap = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 
   it("is read with the secrets only when the stack names one, and must be a PEM certificate", async () => {
     const none = sourceAnswering("");
-    expect(await unwrap((await resolveStackSecrets(withCa(""), none.source)).databaseCa)).toBe("");
+    expect(await unwrap((await resolveStackSecrets(withCa(""), none.source, update)).databaseCa)).toBe("");
     expect(none.requested).not.toContain("DEPLOY_DATABASE_CA");
 
     const pem = certificateAuthority("Test Root").certificate;
     const named = sourceAnswering(pem);
     const reference = "op://spectral-alpha/supabase-root-ca/certificate";
-    expect(await unwrap((await resolveStackSecrets(withCa(reference), named.source)).databaseCa)).toBe(pem);
+    expect(
+      await unwrap((await resolveStackSecrets(withCa(reference), named.source, update)).databaseCa),
+    ).toBe(pem);
     expect(named.requested).toContain("DEPLOY_DATABASE_CA");
 
     await expect(
-      resolveStackSecrets(withCa(reference), sourceAnswering("not a certificate").source),
+      resolveStackSecrets(withCa(reference), sourceAnswering("not a certificate").source, update),
     ).rejects.toThrow(
       "secrets from test source do not fit their targets:\n  DEPLOY_DATABASE_CA (database.caReference): is not a PEM certificate; the item must hold the CA's -----BEGIN CERTIFICATE----- text",
     );
     // Placeholders are not certificates, and a preview does not need one.
     await expect(
-      resolveStackSecrets(withCa(reference), new PlaceholderSecretSource()),
+      resolveStackSecrets(withCa(reference), new PlaceholderSecretSource(), { preview: true }),
     ).resolves.toBeDefined();
   });
 });

@@ -30,6 +30,8 @@ export interface MockRunOptions {
   preview: boolean;
   /** Outputs a provider would add to a created resource's inputs; update runs only, as in a real preview. */
   providerOutputs?: (type: string, inputs: Record<string, unknown>) => Record<string, unknown>;
+  /** What a data source (invoke) answers; by default its own inputs. */
+  invokeOutputs?: (token: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
 }
 
 export interface MockRun {
@@ -65,7 +67,7 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
       const created = options.preview ? {} : options.providerOutputs?.(args.type, args.inputs);
       return { id, state: { ...args.inputs, ...created } };
     },
-    call: (args) => args.inputs,
+    call: (args) => options.invokeOutputs?.(args.token, args.inputs) ?? args.inputs,
   };
   pulumi.runtime.setAllConfig(options.config, options.secretKeys ?? []);
   await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, options.preview);

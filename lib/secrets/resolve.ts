@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
+import type { SecretEntry, StackConfig } from "../config";
 import { DIGEST_KEY_MIN_LENGTH } from "../deploy/fingerprint";
 import { secretSizeProblems } from "./bindings";
 import { OnePasswordSecretSource } from "./onepassword";
@@ -61,10 +61,23 @@ export function chooseSecretSource(
     : new LocalFileSecretSource(localSecretsFile);
 }
 
+/**
+ * How the deploy database is reached. From 1Password, only its reference enters the program: the
+ * DeploymentGeneration provider reads the URL itself when it allocates a generation, so the URL never
+ * enters Pulumi state, where anyone who may run a preview could decrypt it. A dev stack's local file hands
+ * the URL over (its own loopback database).
+ */
+export type DeployDatabase = { reference: string } | { url: pulumi.Output<string> };
+
 export interface StackSecrets {
-  /** Every manifest secret's value by name: one Pulumi secret. */
+  /** The values of every secret that targets the container (GitHub too, or not): one Pulumi secret. */
   values: pulumi.Output<Record<string, string>>;
-  deployDatabaseUrl: pulumi.Output<string>;
+  /**
+   * GitHub-only secrets (deploy credentials): read in an update only, unknown in every preview, so a
+   * preview's 1Password token needs no access to them.
+   */
+  githubOnlyValues: pulumi.Output<Record<string, string>>;
+  deployDatabase: DeployDatabase;
   /** Keys the digests of secret values (lib/deploy/fingerprint.ts). */
   digestKey: pulumi.Output<string>;
   /** The deployment database's root CA (PEM), or "" when the stack names none. Public, yet it arrives
@@ -72,22 +85,33 @@ export interface StackSecrets {
   databaseCa: pulumi.Output<string>;
 }
 
-/** Reads every value in one request, checks sizes, and wraps the result as a Pulumi secret at once. */
-export async function resolveStackSecrets(config: StackConfig, source: SecretSource): Promise<StackSecrets> {
+/**
+ * Reads every value this run needs in one request, checks sizes, and wraps the results as Pulumi secrets at
+ * once. A preview reads no deploy credential: no GitHub-only secret and no database URL.
+ */
+export async function resolveStackSecrets(
+  config: StackConfig,
+  source: SecretSource,
+  { preview }: { preview: boolean },
+): Promise<StackSecrets> {
+  const forContainer = config.secrets.filter(({ targets }) => targets.includes("container"));
+  const githubOnly = config.secrets.filter(({ targets }) => !targets.includes("container"));
+  const read = preview ? forContainer : config.secrets;
   const requests: SecretRequest[] = [
-    ...config.secrets.map(({ name, reference }) => ({ key: name, reference })),
-    { key: DEPLOY_DATABASE_URL, reference: config["database.deployUrlReference"] },
+    ...read.map(({ name, reference }) => ({ key: name, reference })),
     { key: DEPLOY_DIGEST_KEY, reference: config["deploy.digestKeyReference"] },
   ];
   const caReference = config["database.caReference"];
   if (caReference !== "") requests.push({ key: DEPLOY_DATABASE_CA, reference: caReference });
+  const urlReference = config["database.deployUrlReference"];
+  if (source.handsOverDatabaseUrl) requests.push({ key: DEPLOY_DATABASE_URL, reference: urlReference });
   const {
-    [DEPLOY_DATABASE_URL]: deployDatabaseUrl,
+    [DEPLOY_DATABASE_URL]: deployDatabaseUrl = "",
     [DEPLOY_DIGEST_KEY]: digestKey,
     [DEPLOY_DATABASE_CA]: databaseCa = "",
     ...values
   } = await source.resolve(requests);
-  const problems = secretSizeProblems(config.secrets, values);
+  const problems = secretSizeProblems(read, values);
   if (digestKey.length < DIGEST_KEY_MIN_LENGTH) {
     problems.push(
       `${DEPLOY_DIGEST_KEY} (deploy.digestKeyReference): is ${digestKey.length} characters; it must be a random key of at least ${DIGEST_KEY_MIN_LENGTH} (e.g. openssl rand -hex 32)`,
@@ -103,9 +127,16 @@ export async function resolveStackSecrets(config: StackConfig, source: SecretSou
       `secrets from ${source.label} do not fit their targets:\n  ${problems.join("\n  ")}`,
     );
   }
+  const pick = (entries: readonly SecretEntry[]) =>
+    Object.fromEntries(entries.map(({ name }) => [name, values[name]]));
   return {
-    values: pulumi.secret(values),
-    deployDatabaseUrl: pulumi.secret(deployDatabaseUrl),
+    values: pulumi.secret(pick(forContainer)),
+    githubOnlyValues: preview
+      ? (pulumi.secret(pulumi.unknown) as pulumi.Output<Record<string, string>>)
+      : pulumi.secret(pick(githubOnly)),
+    deployDatabase: source.handsOverDatabaseUrl
+      ? { url: pulumi.secret(deployDatabaseUrl) }
+      : { reference: urlReference },
     digestKey: pulumi.secret(digestKey),
     databaseCa: pulumi.secret(databaseCa),
   };

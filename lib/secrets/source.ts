@@ -17,6 +17,11 @@ export interface SecretSource {
   readonly label: string;
   /** True when values are stand-ins (`placeholder-<name>`): checks of a value's content do not apply. */
   readonly placeholders?: boolean;
+  /**
+   * True when the program itself hands the deploy database URL to DeploymentGeneration (a dev stack's local
+   * file); otherwise the provider reads `database.deployUrlReference` from 1Password at create time.
+   */
+  readonly handsOverDatabaseUrl?: boolean;
   /** Resolves every request or throws one SecretSourceError naming every failure; values keyed by `key`. */
   resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>>;
 }
@@ -48,6 +53,7 @@ export class PlaceholderSecretSource implements SecretSource {
  */
 export class LocalFileSecretSource implements SecretSource {
   readonly label: string;
+  readonly handsOverDatabaseUrl = true;
 
   constructor(private readonly file: string) {
     this.label = `local file ${file}`;

@@ -81,7 +81,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       fingerprint: pulumi
         .all([containerBindings, digestKey])
         .apply(([bindings, key]) => deploymentFingerprint(bindings, settings, key)),
-      databaseUrl: pulumi.secret(inputs.databaseUrl),
+      database: { url: pulumi.secret(inputs.databaseUrl) },
     });
     const script = new WorkerScript(
       "app-worker-script",

@@ -7,8 +7,8 @@
  *   RECORD_STACK_FILE    YAML stack file to read config from (default: Pulumi.alpha.yaml)
  *   RECORD_PREVIEW       "true" for a preview run, otherwise an update run
  *   RECORD_CONFIG_OVERRIDES  JSON map of config keys to values laid over the stack file's
- *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a double that counts secret reads and
- *                        answers every reference with `value-of:<reference>`
+ *   RECORD_FAKE_1PASSWORD  "true" to swap the SDK's createClient for a double that counts secret reads,
+ *                        records the references asked for, and answers each with `value-of:<reference>`
  *
  * Cloudflare is always the contract-faithful local server of fake-cloudflare.ts; its requests and the
  * registry passwords it issued are part of the JSON document.
@@ -24,19 +24,30 @@ import { parseStackFile, projectDefaults } from "../../lib/plan/stack-file";
 import { FAKE_TOKEN, startFakeCloudflare } from "./fake-cloudflare";
 
 let onePasswordCalls = 0;
+const onePasswordReferences: string[] = [];
 
-function installCountingOnePassword(): void {
+/** Answers `caReference` with a real PEM certificate, as the 1Password item would hold one. */
+function installCountingOnePassword(caReference: string): void {
+  const { certificateAuthority } = require("./test-ca") as typeof import("./test-ca");
+  const ca = caReference === "" ? "" : certificateAuthority("Test Supabase Root CA").certificate;
   const sdk = require("@1password/sdk") as Record<string, unknown>;
   const fake = async () => {
     return {
       secrets: {
         resolveAll: async (references: string[]) => {
           onePasswordCalls++;
+          onePasswordReferences.push(...references);
           return {
             individualResponses: Object.fromEntries(
               references.map((reference) => [
                 reference,
-                { content: { secret: `value-of:${reference}`, itemId: "item", vaultId: "vault" } },
+                {
+                  content: {
+                    secret: reference === caReference ? ca : `value-of:${reference}`,
+                    itemId: "item",
+                    vaultId: "vault",
+                  },
+                },
               ]),
             ),
           };
@@ -71,6 +82,21 @@ function providerOutputs(type: string, inputs: Record<string, unknown>): Record<
   return {};
 }
 
+/**
+ * GitHub's environment key pair as the mocks hand it out: fixed, so two runs seal alike, and its secret half
+ * is in the JSON document, so tests can open what was sealed as GitHub would.
+ */
+const GITHUB_KEY_SEED = new Uint8Array(32).fill(7);
+const GITHUB_KEY_ID = "568250167242549743";
+
+async function githubEnvironmentKey(): Promise<{ publicKey: string; privateKey: string; keyId: string }> {
+  const sodium = (await import("libsodium-wrappers")).default;
+  await sodium.ready;
+  const pair = sodium.crypto_box_seed_keypair(GITHUB_KEY_SEED);
+  const base64 = (bytes: Uint8Array) => sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
+  return { publicKey: base64(pair.publicKey), privateKey: base64(pair.privateKey), keyId: GITHUB_KEY_ID };
+}
+
 function unwrapSecrets(value: unknown): unknown {
   if (isSecretValue(value)) return { secret: unwrapSecrets(value.value) };
   if (Array.isArray(value)) return value.map(unwrapSecrets);
@@ -83,7 +109,6 @@ function unwrapSecrets(value: unknown): unknown {
 async function main(): Promise<void> {
   const stackFile = resolve(process.env.RECORD_STACK_FILE ?? resolve(__dirname, "../../Pulumi.alpha.yaml"));
   const stack = /Pulumi\.(.+)\.yaml$/.exec(stackFile)?.[1] ?? "alpha";
-  if (process.env.RECORD_FAKE_1PASSWORD === "true") installCountingOnePassword();
   const cloudflare = await startFakeCloudflare();
   process.env[BASE_URL_VARIABLE] = cloudflare.baseUrl;
   process.env[TOKEN_VARIABLE] ??= FAKE_TOKEN;
@@ -94,13 +119,21 @@ async function main(): Promise<void> {
     projectDefaults(resolve(__dirname, "../..")),
   );
   const overrides = JSON.parse(process.env.RECORD_CONFIG_OVERRIDES ?? "{}") as Record<string, string>;
+  const config = { ...stackConfig.config, ...overrides };
+  if (process.env.RECORD_FAKE_1PASSWORD === "true")
+    installCountingOnePassword(config[`${PROJECT}:database.caReference`] ?? "");
+  const githubKey = await githubEnvironmentKey();
   const run = await runProgram(
     {
       stack,
       preview: process.env.RECORD_PREVIEW === "true",
       providerOutputs,
+      invokeOutputs: (token, inputs) =>
+        token === "github:index/getActionsEnvironmentPublicKey:getActionsEnvironmentPublicKey"
+          ? { ...inputs, id: "public-key", key: githubKey.publicKey, keyId: githubKey.keyId }
+          : undefined,
       ...stackConfig,
-      config: { ...stackConfig.config, ...overrides },
+      config,
     },
     async () => require("../../index"),
   );
@@ -115,8 +148,10 @@ async function main(): Promise<void> {
       resources,
       outputs: run.outputs,
       onePasswordCalls,
+      onePasswordReferences,
       cloudflareRequests,
       issuedPasswords,
+      githubKey,
     }),
   );
 }

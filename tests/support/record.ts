@@ -15,9 +15,13 @@ export interface RecordedRun {
   resources: RecordedResource[];
   outputs: Record<string, unknown>;
   onePasswordCalls: number;
+  /** Every reference the 1Password double was asked for (RECORD_FAKE_1PASSWORD). */
+  onePasswordReferences: string[];
   cloudflareRequests: RecordedRequest[];
   /** Registry passwords the fake Cloudflare handed out during the run. */
   issuedPasswords: string[];
+  /** The GitHub environment key pair the mocks answered with (base64), to open sealed secrets. */
+  githubKey: { publicKey: string; privateKey: string; keyId: string };
 }
 
 /** `cwd` is the working directory Pulumi would run the program in: the checkout AppImage builds. */
@@ -35,7 +39,15 @@ export function recordRun(env: Record<string, string>, cwd = REPO_ROOT): Recorde
   const parsed =
     result.status === 0
       ? JSON.parse(result.stdout)
-      : { resources: [], outputs: {}, onePasswordCalls: 0, cloudflareRequests: [], issuedPasswords: [] };
+      : {
+          resources: [],
+          outputs: {},
+          onePasswordCalls: 0,
+          onePasswordReferences: [],
+          cloudflareRequests: [],
+          issuedPasswords: [],
+          githubKey: { publicKey: "", privateKey: "", keyId: "" },
+        };
   return { status: result.status, stdout: result.stdout, stderr: result.stderr, ...parsed };
 }
 
@@ -79,4 +91,17 @@ export function devStackEnv(
       ...overrides,
     }),
   };
+}
+
+/** Opens a value the run sealed for GitHub, as GitHub does (crypto_box_seal_open with the environment's key). */
+export async function openSealed(run: RecordedRun, sealed: string): Promise<string> {
+  const sodium = (await import("libsodium-wrappers")).default;
+  await sodium.ready;
+  const bytes = (base64: string) => sodium.from_base64(base64, sodium.base64_variants.ORIGINAL);
+  const opened = sodium.crypto_box_seal_open(
+    bytes(sealed),
+    bytes(run.githubKey.publicKey),
+    bytes(run.githubKey.privateKey),
+  );
+  return sodium.to_string(opened);
 }

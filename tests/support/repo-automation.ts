@@ -135,3 +135,77 @@ export function workflowProblems(workflow: Json): string[] {
   }
   return problems;
 }
+
+/** Credentials that change the deployment or read a deploy credential: deploy.yml's `alpha` job alone holds them. */
+export const DEPLOY_SECRETS = [
+  "PULUMI_ACCESS_TOKEN",
+  "CLOUDFLARE_API_TOKEN",
+  "GITHUB_ENVIRONMENTS_TOKEN",
+  "OP_SERVICE_ACCOUNT_TOKEN",
+];
+
+const secretsUsed = (job: Json) =>
+  [...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
+
+/**
+ * The trust model of README "Who holds which credential", checked over the workflow files:
+ * - a pull_request job runs the PR's own code, so it holds no deploy credential, receives secrets only in
+ *   the reviewed `alpha-preview` environment, and leaves Dependabot PRs (which get no secrets; platform
+ *   facts) to a job that needs none;
+ * - deploy credentials live in the `alpha` environment only;
+ * - deploy.yml runs for a main commit whose CI passed, and deploys exactly that commit;
+ * - CI on main is never cancelled half-way.
+ */
+export function trustProblems(workflows: Record<string, Json>): string[] {
+  const problems: string[] = [];
+  for (const [file, workflow] of Object.entries(workflows)) {
+    const triggers = Object.keys((workflow.on ?? {}) as Json);
+    const fromPullRequests = triggers.some((trigger) => trigger.startsWith("pull_request"));
+    const jobs = Object.entries((workflow.jobs ?? {}) as Record<string, Json>);
+    for (const [name, job] of jobs) {
+      const used = secretsUsed(job);
+      for (const secret of used.filter((each) => DEPLOY_SECRETS.includes(each))) {
+        if (fromPullRequests)
+          problems.push(`${file} ${name}: a pull_request job holds the deploy credential ${secret}`);
+        else if (job.environment !== "alpha")
+          problems.push(`${file} ${name}: holds ${secret} outside the alpha environment`);
+      }
+      if (!fromPullRequests || used.length === 0) continue;
+      if (job.environment !== "alpha-preview")
+        problems.push(`${file} ${name}: gets secrets without the reviewed alpha-preview environment`);
+      if (!String(job.if ?? "").includes("user.login != 'dependabot[bot]'"))
+        problems.push(`${file} ${name}: needs secrets that Dependabot PRs never get; exclude them`);
+    }
+    const needsSecrets = jobs.some(([, job]) => secretsUsed(job).length > 0);
+    const dependabotPath = jobs.some(
+      ([, job]) =>
+        secretsUsed(job).length === 0 && String(job.if ?? "").includes("user.login == 'dependabot[bot]'"),
+    );
+    if (fromPullRequests && needsSecrets && !dependabotPath)
+      problems.push(`${file}: Dependabot PRs have no credential-free job`);
+  }
+  const deploy = (workflows["deploy.yml"] ?? {}) as Json;
+  const on = (deploy.on ?? {}) as Json;
+  const run = on.workflow_run as { workflows?: string[]; branches?: string[] } | undefined;
+  if (
+    !run ||
+    Object.keys(on).length !== 1 ||
+    run.workflows?.join() !== "ci" ||
+    run.branches?.join() !== "main"
+  )
+    problems.push("deploy.yml: must start only from the ci workflow's runs on main");
+  const job = ((deploy.jobs ?? {}) as Record<string, Json>).deploy ?? {};
+  if (!String(job.if ?? "").includes("github.event.workflow_run.conclusion == 'success'"))
+    problems.push("deploy.yml: must deploy only when that CI run succeeded");
+  const checkout = ((job.steps ?? []) as Json[]).find((step) =>
+    String(step.uses).startsWith("actions/checkout"),
+  );
+  const testedCommit = "$" + "{{ github.event.workflow_run.head_sha }}";
+  if ((checkout?.with as Json | undefined)?.ref !== testedCommit)
+    problems.push("deploy.yml: must check out the commit CI tested (workflow_run.head_sha)");
+  const concurrency = ((workflows["ci.yml"] ?? {}) as Json).concurrency as Json | undefined;
+  const pullRequestsOnly = "$" + "{{ github.event_name == 'pull_request' }}";
+  if (String(concurrency?.["cancel-in-progress"]) !== pullRequestsOnly)
+    problems.push("ci.yml: a run on main must never be cancelled half-way");
+  return problems;
+}

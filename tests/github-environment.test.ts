@@ -1,0 +1,116 @@
+// The GitHub side under the mock runtime: the deploy and preview environments, the secrets sealed for GitHub,
+// and which 1Password references a preview and an update read. GitHub's environment key is a mock answer.
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseStackConfig } from "../lib/config";
+import { alphaConfig } from "./support/alpha";
+import { devStackEnv, openSealed, type RecordedRun, recordRun } from "./support/record";
+
+const ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment";
+const SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret";
+const GENERATION = "pulumi-nodejs:dynamic/spectral:DeploymentGeneration";
+const alpha = parseStackConfig(alphaConfig());
+const githubTargeted = alpha.secrets.filter(({ targets }) => targets.includes("github"));
+const all = (run: RecordedRun, type: string) =>
+  // biome-ignore lint/suspicious/noExplicitAny: recorded inputs are JSON; each test asserts the shape it reads.
+  run.resources.filter((r) => r.type === type).map((r) => r.inputs as any);
+
+describe("GitHub environments (update under mocks)", () => {
+  let first: RecordedRun;
+  let second: RecordedRun;
+  beforeAll(() => {
+    first = recordRun(devStackEnv());
+    second = recordRun(devStackEnv());
+    expect(first.stderr).toBe("");
+  });
+
+  it("keeps admins from bypassing either environment; PR previews wait for a reviewer who is not the PR's author", () => {
+    const byName = (a: { environment: string }, b: { environment: string }) =>
+      a.environment.localeCompare(b.environment);
+    expect(all(first, ENVIRONMENT).sort(byName)).toEqual([
+      {
+        repository: "spectral",
+        environment: "alpha",
+        canAdminsBypass: false,
+        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      },
+      {
+        repository: "spectral",
+        environment: "alpha-preview",
+        canAdminsBypass: false,
+        preventSelfReview: true,
+        reviewers: [{ users: alpha["github.reviewerIds"] }],
+      },
+    ]);
+  });
+
+  it("holds deploys for the same reviewers when github.deployNeedsReview is true", () => {
+    const reviewed = recordRun(devStackEnv({ "spectral-infra:github.deployNeedsReview": "true" }));
+    expect(all(reviewed, ENVIRONMENT).find(({ environment }) => environment === "alpha")).toEqual({
+      repository: "spectral",
+      environment: "alpha",
+      canAdminsBypass: false,
+      reviewers: [{ users: alpha["github.reviewerIds"] }],
+      preventSelfReview: true,
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+    });
+  });
+
+  it("seals each value to the environment's key, so state holds no plaintext, and GitHub opens the exact value", async () => {
+    const secrets = all(first, SECRET);
+    expect(secrets.map(({ secretName }) => secretName)).toEqual(githubTargeted.map(({ name }) => name));
+    for (const [index, inputs] of secrets.entries()) {
+      expect(Object.keys(inputs).sort()).toEqual([
+        "environment",
+        "keyId",
+        "repository",
+        "secretName",
+        "valueEncrypted",
+      ]);
+      expect(inputs.keyId).toBe(first.githubKey.keyId);
+      const name = githubTargeted[index].name;
+      expect(await openSealed(first, inputs.valueEncrypted.secret)).toBe(
+        `dev-${name.toLowerCase()}-000000000000`,
+      );
+    }
+  });
+
+  it("seals an unchanged value to the same text on the next run, so nothing shows as changed", () => {
+    expect(all(second, SECRET)).toEqual(all(first, SECRET));
+  });
+});
+
+describe("what a preview reads (1Password double, mock runtime)", () => {
+  const opReads = (preview: boolean) =>
+    recordRun({ RECORD_FAKE_1PASSWORD: "true", ...(preview ? { RECORD_PREVIEW: "true" } : {}) });
+  const vault = (reference: string) => reference.split("/")[2];
+
+  it("a preview asks 1Password for no deploy credential and seals nothing", () => {
+    const preview = opReads(true);
+    expect(preview.stderr).toBe("");
+    expect(preview.onePasswordReferences.length).toBeGreaterThan(0);
+    expect(preview.onePasswordReferences.map(vault)).not.toContain("spectral-alpha-deploy");
+    // The SDK's unknown, as JSON: the engine shows it as a value known only after the update.
+    for (const inputs of all(preview, SECRET)) {
+      expect(inputs.valueEncrypted).toEqual({ secret: { __pulumiUnknown: true } });
+      expect(inputs.keyId).toEqual({ __pulumiUnknown: true });
+    }
+  });
+
+  it("an update reads the GitHub-only deploy credentials, but never the deploy database URL: the provider does, at create", () => {
+    const update = opReads(false);
+    expect(update.stderr).toBe("");
+    const deployVault = update.onePasswordReferences.filter(
+      (reference) => vault(reference) === "spectral-alpha-deploy",
+    );
+    expect(deployVault.sort()).toEqual(
+      alpha.secrets
+        .filter(({ targets }) => !targets.includes("container"))
+        .map(({ reference }) => reference)
+        .sort(),
+    );
+    expect(update.onePasswordReferences).not.toContain(alpha["database.deployUrlReference"]);
+    const generation = update.resources.find((resource) => resource.type === GENERATION)?.inputs ?? {};
+    expect(generation.databaseUrlReference).toBe(alpha["database.deployUrlReference"]);
+    expect(generation).not.toHaveProperty("databaseUrl");
+  });
+});
