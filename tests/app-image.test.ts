@@ -144,7 +144,7 @@ describe("update refusals", () => {
     const recorded = run({ CLOUDFLARE_API_TOKEN: "wrong-token-canary" });
     expect(recorded.status).not.toBe(0);
     expect(recorded.stderr).toContain(
-      "Cloudflare API 403 [code 10000: Authentication error] while getting push credentials for registry.cloudflare.com/0000000000000000000000000000a1fa",
+      "Cloudflare API 403 [code 10000: Authentication error] while getting push/pull credentials for registry.cloudflare.com/0000000000000000000000000000a1fa",
     );
     expect(recorded.stderr).not.toContain("wrong-token-canary");
   });

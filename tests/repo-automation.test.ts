@@ -12,6 +12,7 @@ import {
   dependabotProblems,
   dockerfileImageFamilies,
   readYaml,
+  sbomProblems,
   schemaProblems,
   trustProblems,
   workflowProblems,
@@ -174,7 +175,7 @@ describe(".github/workflows", () => {
     ],
     [
       "deploying the default branch's head instead of the tested commit",
-      (w: any) => delete w["deploy.yml"].jobs.deploy.steps[1].with.ref,
+      (w: any) => delete w["deploy.yml"].jobs.deploy.steps[0].with.ref,
       "deploy.yml: must check out the commit CI tested (workflow_run.head_sha)",
     ],
     [
@@ -198,9 +199,43 @@ describe(".github/workflows", () => {
     const pulumiSdk = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).dependencies[
       "@pulumi/pulumi"
     ];
-    expect(deploy.jobs.deploy.steps.at(-1).with["pulumi-version"]).toBe(pulumiSdk);
+    const up = deploy.jobs.deploy.steps.find((step: any) => step.id === "up");
+    expect(up.with["pulumi-version"]).toBe(pulumiSdk);
     const sbom = readYaml(join(REPO_ROOT, ".github/workflows/generate-sbom.yml")) as any;
     expect(sbom.on).toEqual({ push: { tags: ["v*"] } });
+  });
+
+  it("describes with the SBOM the image the deploy pushed, by its digest, and never rebuilds it (#15 item 12)", () => {
+    expect(sbomProblems(workflows())).toEqual([]);
+  });
+
+  it.each([
+    [
+      "an SBOM of a rebuild",
+      (w: any) => w["generate-sbom.yml"].jobs.sbom.steps.unshift({ run: "docker buildx build -t app ." }),
+      "generate-sbom.yml: builds an image; the SBOM must come from the deployed digest",
+    ],
+    [
+      "an SBOM of whatever the registry tag points at now",
+      (w: any) => {
+        w["deploy.yml"].jobs.deploy.steps.find((s: any) => s.uses?.startsWith("anchore/")).with.image =
+          "app:latest";
+      },
+      "deploy.yml: the SBOM must be generated from steps.up.outputs.imageDigest, the digest the deploy pushed",
+    ],
+    [
+      "an SBOM kept under another commit's name",
+      (w: any) => {
+        w["deploy.yml"].jobs.deploy.steps.find((s: any) =>
+          s.uses?.startsWith("actions/upload-artifact"),
+        ).with.name = "sbom";
+      },
+      "deploy.yml: the SBOM artifact must be named for the deployed commit, sbom-<workflow_run.head_sha>",
+    ],
+  ])("a broken copy fails: %s", (_what, breakIt, problem) => {
+    const broken = workflows();
+    breakIt(broken);
+    expect(sbomProblems(broken)).toEqual([problem]);
   });
 
   it("a broken copy fails: an action pinned by tag", () => {

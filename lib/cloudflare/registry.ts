@@ -17,11 +17,29 @@ export function imageRepository(accountId: string, name: string): string {
 }
 
 export async function registryPushCredentials(client: Cloudflare, accountId: string): Promise<RegistryLogin> {
+  return registryCredentials(client, accountId, ["push", "pull"], PUSH_CREDENTIALS_MINUTES);
+}
+
+/** Pull-only credentials that expire in `minutes`: enough to read one image, never to change one. */
+export async function registryPullCredentials(
+  client: Cloudflare,
+  accountId: string,
+  minutes: number,
+): Promise<RegistryLogin> {
+  return registryCredentials(client, accountId, ["pull"], minutes);
+}
+
+async function registryCredentials(
+  client: Cloudflare,
+  accountId: string,
+  permissions: ("push" | "pull")[],
+  minutes: number,
+): Promise<RegistryLogin> {
   try {
     const credentials = await client.containers.registries.credentials.generate(CLOUDFLARE_REGISTRY, {
       account_id: accountId,
-      expiration_minutes: PUSH_CREDENTIALS_MINUTES,
-      permissions: ["push", "pull"],
+      expiration_minutes: minutes,
+      permissions,
     });
     return {
       server: credentials.registry_host,
@@ -30,7 +48,14 @@ export async function registryPushCredentials(client: Cloudflare, accountId: str
     };
   } catch (error) {
     throw new Error(
-      describeCloudflareError(error, `getting push credentials for ${CLOUDFLARE_REGISTRY}/${accountId}`),
+      describeCloudflareError(
+        error,
+        `getting ${permissions.join("/")} credentials for ${CLOUDFLARE_REGISTRY}/${accountId}`,
+      ),
     );
   }
 }
+
+/** `registry.cloudflare.com/<account>/<repository>@sha256:<digest>`, as AppImage's digestReference is. */
+export const DIGEST_REFERENCE =
+  /^registry\.cloudflare\.com\/([0-9a-f]{32})\/([a-z0-9][a-z0-9._-]*)@sha256:[0-9a-f]{64}$/;

@@ -197,9 +197,7 @@ export function trustProblems(workflows: Record<string, Json>): string[] {
   const job = ((deploy.jobs ?? {}) as Record<string, Json>).deploy ?? {};
   if (!String(job.if ?? "").includes("github.event.workflow_run.conclusion == 'success'"))
     problems.push("deploy.yml: must deploy only when that CI run succeeded");
-  const checkout = ((job.steps ?? []) as Json[]).find((step) =>
-    String(step.uses).startsWith("actions/checkout"),
-  );
+  const checkout = stepUsing(job, "actions/checkout");
   const testedCommit = "$" + "{{ github.event.workflow_run.head_sha }}";
   if ((checkout?.with as Json | undefined)?.ref !== testedCommit)
     problems.push("deploy.yml: must check out the commit CI tested (workflow_run.head_sha)");
@@ -207,5 +205,33 @@ export function trustProblems(workflows: Record<string, Json>): string[] {
   const pullRequestsOnly = "$" + "{{ github.event_name == 'pull_request' }}";
   if (String(concurrency?.["cancel-in-progress"]) !== pullRequestsOnly)
     problems.push("ci.yml: a run on main must never be cancelled half-way");
+  return problems;
+}
+
+const stepUsing = (job: Json, action: string) =>
+  ((job.steps ?? []) as Json[]).find((step) => String(step.uses).startsWith(action));
+
+/** The release SBOM is the deployed image's: generated from the digest the deploy pushed, never rebuilt. */
+export function sbomProblems(workflows: Record<string, Json>): string[] {
+  const problems: string[] = [];
+  const jobsOf = (file: string) => Object.values(((workflows[file] ?? {}) as Json).jobs ?? {}) as Json[];
+  if (
+    jobsOf("generate-sbom.yml").some((job) =>
+      /docker (buildx )?build|build-push-action/.test(JSON.stringify(job)),
+    )
+  )
+    problems.push("generate-sbom.yml: builds an image; the SBOM must come from the deployed digest");
+  const deploy =
+    (((workflows["deploy.yml"] ?? {}) as Json).jobs as Record<string, Json> | undefined)?.deploy ?? {};
+  const sbom = (stepUsing(deploy, "anchore/sbom-action")?.with ?? {}) as Json;
+  if (sbom.image !== "$" + "{{ steps.up.outputs.imageDigest }}")
+    problems.push(
+      "deploy.yml: the SBOM must be generated from steps.up.outputs.imageDigest, the digest the deploy pushed",
+    );
+  const kept = (stepUsing(deploy, "actions/upload-artifact")?.with ?? {}) as Json;
+  if (kept.name !== "sbom-$" + "{{ github.event.workflow_run.head_sha }}")
+    problems.push(
+      "deploy.yml: the SBOM artifact must be named for the deployed commit, sbom-<workflow_run.head_sha>",
+    );
   return problems;
 }
