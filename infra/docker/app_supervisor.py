@@ -5,6 +5,16 @@ Before anything starts it writes file secrets to /etc/spectral, then it gives ea
 secrets scoped to it (D6), forwards SIGTERM/SIGINT to both, reaps orphans, and exits with the status of
 the child that stopped first (128+N for a signal), or 0 after a shutdown it was asked for.
 
+Scopes hold inside the container although every process runs as the one non-root user (UID 1000), whose
+processes may otherwise read each other's /proc/<pid>/environ and /proc/<pid>/mem:
+- PID 1 makes itself non-dumpable (prctl PR_SET_DUMPABLE 0), so no other process of that user may read its
+  /proc files, and zeroes every secret in its own start-up environment block (what /proc/1/environ shows).
+- A child starts with no secret in its environment: it is this file run as `--child -- <command>`, which
+  first makes itself non-dumpable, then reads its secrets as JSON from fd 3 (a socket, which no sibling can
+  open through /proc/<pid>/fd), puts them in os.environ and runs the Python command in-process
+  (`python -m module`, `python script.py`, or a Python console script such as uvicorn). An exec would make
+  the process dumpable again and put the secrets back into /proc/<pid>/environ.
+
 The container contract (written by the Worker; see lib/secrets/bindings.ts):
   SPECTRAL_SECRET_MANIFEST   JSON, no values: {"env": {NAME: scope}, "files": {VAR: {"path", "scope"}}}
   NAME                       an env secret's value
@@ -23,10 +33,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
 import json
 import os
+import runpy
 import shlex
+import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -44,6 +58,11 @@ DEFAULT_COMMANDS = {
 FORWARDED = (signal.SIGTERM, signal.SIGINT)
 # Linux's limit on one file name, in bytes.
 NAME_MAX = 255
+# Child mode: `app_supervisor.py --child -- <command>` reads its secrets from this descriptor.
+CHILD_FLAG = "--child"
+SECRETS_FD = 3
+PR_SET_DUMPABLE = 4
+PR_GET_DUMPABLE = 3
 
 
 class SecretError(Exception):
@@ -145,10 +164,16 @@ def write_files(decoded: dict[Path, bytes]) -> None:
 
 
 def child_environment(service: str, layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
-    """The container's environment minus every secret the service may not see, and minus file secrets."""
-    hidden = {MANIFEST_VARIABLE, *layout.files, *(name for name in environ if name.startswith(FILE_PREFIX))}
-    hidden |= {name for name, scope in layout.env.items() if scope not in ("app", service)}
+    """The container's environment minus every secret and file secret: what a child starts with."""
+    hidden = {MANIFEST_VARIABLE, *layout.files, *layout.env, *(name for name in environ if name.startswith(FILE_PREFIX))}
     return {name: value for name, value in environ.items() if name not in hidden}
+
+
+def child_secrets(service: str, layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
+    """The env secrets of the service's scope, handed over on fd 3 after the child is non-dumpable."""
+    return {
+        name: environ[name] for name, scope in layout.env.items() if scope in ("app", service) and name in environ
+    }
 
 
 def exit_status(wait_status: int) -> int:
@@ -167,6 +192,7 @@ def clean_after_stop(status: int) -> bool:
 class Supervisor:
     commands: dict[str, list[str]]
     environments: dict[str, dict[str, str]]
+    secrets: dict[str, dict[str, str]]
     grace_seconds: float
     children: dict[int, str] = field(default_factory=dict)
     stopping_since: float | None = None
@@ -177,12 +203,14 @@ class Supervisor:
 
     def start(self) -> None:
         for service in SERVICES:
+            ours, theirs = socket.socketpair()
             try:
                 # posix_spawn with an empty mask: the children must not inherit our blocked signals.
-                pid = os.posix_spawnp(
-                    self.commands[service][0],
-                    self.commands[service],
+                pid = os.posix_spawn(
+                    sys.executable,
+                    [sys.executable, os.path.abspath(__file__), CHILD_FLAG, "--", *self.commands[service]],
                     self.environments[service],
+                    file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), SECRETS_FD)],
                     setsigmask=(),
                     setsigdef=FORWARDED,
                 )
@@ -192,6 +220,10 @@ class Supervisor:
                 self.statuses.append(127)
                 self.begin_stop(signal.SIGTERM)
                 return
+            finally:
+                theirs.close()
+            with ours:
+                ours.sendall(json.dumps(self.secrets.pop(service)).encode())
             self.children[pid] = service
             log(f"started {service} pid={pid}: {shlex.join(self.commands[service])}")
 
@@ -266,6 +298,73 @@ class Supervisor:
         return 0
 
 
+def prctl(option: int, value: int) -> int:
+    result: int = ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    return result
+
+
+def make_non_dumpable() -> None:
+    """No other process of our user may read our /proc/<pid>/environ, mem, fd or maps (ptrace access)."""
+    prctl(PR_SET_DUMPABLE, 0)
+    if prctl(PR_GET_DUMPABLE, 0) != 0:
+        raise SecretError("could not make this process non-dumpable, so its secrets would be readable")
+
+
+def zero_start_environment(names: set[str]) -> None:
+    """Zeroes the values of `names` in the environment block the kernel gave us (/proc/self/environ shows
+    that block, not os.environ), then drops them from os.environ. Call before anything changes `environ`."""
+    libc = ctypes.CDLL(None)
+    entries = ctypes.POINTER(ctypes.c_void_p).in_dll(libc, "environ")
+    index = 0
+    while entries[index]:
+        address = entries[index]
+        entry = ctypes.string_at(address)
+        key = entry.split(b"=", 1)[0]
+        if os.fsdecode(key) in names:
+            ctypes.memset(address + len(key) + 1, 0, len(entry) - len(key) - 1)
+        index += 1
+    for name in names:
+        os.environ.pop(name, None)
+
+
+def run_child(command: list[str]) -> None:
+    """Child mode: non-dumpable first, then the secrets from fd 3, then the command, in this process."""
+    make_non_dumpable()
+    with socket.socket(fileno=SECRETS_FD) as channel:
+        received = b"".join(iter(lambda: channel.recv(65536), b""))
+    os.environ.update(json.loads(received or b"{}"))
+    program, *arguments = command
+    if Path(program).name.startswith("python") and arguments[:1] == ["-m"] and len(arguments) > 1:
+        sys.argv = [program, *arguments[2:]]
+        sys.path[0] = os.getcwd()  # as `python -m` has it
+        runpy.run_module(arguments[1], run_name="__main__", alter_sys=True)
+        return
+    if Path(program).name.startswith("python") and arguments:
+        script, *rest = arguments
+    else:
+        script, rest = shutil.which(program) or program, arguments
+    sys.argv = [script, *rest]
+    sys.path[0] = str(Path(script).resolve().parent)
+    runpy.run_path(script, run_name="__main__")
+
+
+def command_problem(variable: str, command: list[str]) -> str | None:
+    """A child's command must be Python, which child mode runs in-process (see the module docstring)."""
+    if not command:
+        return f"{variable} is empty"
+    program, *arguments = command
+    if Path(program).name.startswith("python"):
+        return None if arguments and arguments[0] != "-c" else f"{variable}: python needs -m MODULE or a script"
+    path = shutil.which(program)
+    if path is None:
+        return f"{variable}: {program} not found on PATH"
+    with open(path, "rb") as handle:
+        first_line = handle.readline()
+    if not (first_line.startswith(b"#!") and b"python" in first_line):
+        return f"{variable}: {program} is not a Python program; secrets are handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script"
+    return None
+
+
 def become_subreaper() -> None:
     """Orphans re-parent to us even when we are not PID 1 (under `docker run --init`, or in tests)."""
     try:
@@ -283,24 +382,37 @@ def main() -> int:
     secrets_dir = Path(environ.get("SPECTRAL_SECRETS_DIR", "/etc/spectral"))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *FORWARDED})
     try:
+        make_non_dumpable()
         layout = parse_layout(environ, secrets_dir)
+        zero_start_environment({MANIFEST_VARIABLE, *layout.env, *layout.files})
         write_files(decode_files(layout, environ))
         grace = float(environ.get("SPECTRAL_STOP_GRACE_SECONDS", "30"))
-        commands = {
-            service: shlex.split(environ.get(f"SPECTRAL_{service.upper()}_COMMAND", DEFAULT_COMMANDS[service]))
-            for service in SERVICES
-        }
+        commands: dict[str, list[str]] = {}
+        for service in SERVICES:
+            variable = f"SPECTRAL_{service.upper()}_COMMAND"
+            commands[service] = shlex.split(environ.get(variable, DEFAULT_COMMANDS[service]))
+            problem = command_problem(variable, commands[service])
+            if problem:
+                raise SecretError(problem)
     except SecretError as error:
         log(f"refusing to start: {error}")
         return 2
     except ValueError as error:
         log(f"refusing to start: bad setting: {error}")
         return 2
-    environments = {service: child_environment(service, layout, environ) for service in SERVICES}
-    supervisor = Supervisor(commands=commands, environments=environments, grace_seconds=grace)
+    supervisor = Supervisor(
+        commands=commands,
+        environments={service: child_environment(service, layout, environ) for service in SERVICES},
+        secrets={service: child_secrets(service, layout, environ) for service in SERVICES},
+        grace_seconds=grace,
+    )
+    del environ
     supervisor.start()
     return supervisor.run()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:3] == [CHILD_FLAG, "--"]:
+        run_child(sys.argv[3:])
+    else:
+        sys.exit(main())

@@ -1,4 +1,5 @@
 /** Runs containers of the images the suite built, on host networking, and looks inside them. */
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { inject } from "vitest";
 import { containerLogs, docker, type Engine, type ImageName, imageTag } from "../support/image-builds";
@@ -83,4 +84,30 @@ export function processes(container: Container): { pid: number; uid: number; com
     .filter((match): match is RegExpExecArray => match !== null && match[3] !== "")
     .map((match) => ({ pid: Number(match[1]), uid: Number(match[2]), command: match[3].trim() }))
     .filter((process) => !/\bsh -c\b|\btr \\0|\bawk\b|\bprintf\b/.test(process.command));
+}
+
+/** The environment a container was started with (`docker inspect`), as NAME=value lines. */
+export function startEnvironment(id: string): string[] {
+  return JSON.parse(run("inspect", "-f", "{{json .Config.Env}}", id)) as string[];
+}
+
+/**
+ * Why the host cannot read a container process's /proc/<pid>/environ, or undefined when it can: the supervisor
+ * and its children are non-dumpable, so only a reader with CAP_SYS_PTRACE (root on the host: CI, this
+ * machine) may, and `docker exec --privileged` cannot get capabilities everywhere (gVisor refuses).
+ */
+export const hostCannotReadEnviron =
+  process.getuid?.() === 0
+    ? undefined
+    : "reading a non-dumpable process's /proc/<pid>/environ needs root on the host";
+
+/** The start-up environment blocks of the container's PID 1 and of its children, read from the host. */
+export function hostEnvironBlocks(id: string): { pid1: string; children: string[] } {
+  const pid = run("inspect", "-f", "{{.State.Pid}}", id);
+  const block = (of: string) => readFileSync(`/proc/${of}/environ`, "latin1").split("\0").join("\n");
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return { pid1: block(pid), children: children.map(block) };
 }

@@ -10,7 +10,7 @@ import { workerSecretBindings } from "../../lib/secrets/bindings";
 import { containerEnvVars } from "../../worker/src/container-env";
 import { alphaConfig, REPO_ROOT } from "../support/alpha";
 import { imageTag } from "../support/image-builds";
-import { run, skipReason } from "./run";
+import { hostCannotReadEnviron, hostEnvironBlocks, run, skipReason } from "./run";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
 const containerSecrets = manifest.filter((entry) => entry.targets.includes("container"));
@@ -36,7 +36,7 @@ describe.skipIf(skipReason)(
         ),
       };
       const env = containerEnvVars(workerEnv);
-      const stub = (name: string) => `python /stubs/stub_child.py ${name} /out wait`;
+      const stub = (name: string) => `python /stubs/stub_child.py ${name} /out probe`;
       container = run(
         "run",
         "-d",
@@ -54,7 +54,7 @@ describe.skipIf(skipReason)(
         imageTag("app"),
       );
       const deadline = Date.now() + 20_000;
-      while (!(existsSync(join(out, "api.json")) && existsSync(join(out, "workers.json")))) {
+      while (!(existsSync(join(out, "api.probe.json")) && existsSync(join(out, "workers.probe.json")))) {
         if (Date.now() > deadline)
           throw new Error(`the stub children never started:\n${run("logs", container)}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -83,6 +83,44 @@ describe.skipIf(skipReason)(
         expect(run("exec", container, "cat", path)).toBe(secretValue(entry.name));
       }
     });
+
+    it("keeps each child out of its sibling's and PID 1's /proc environ and memory, though all run as UID 1000 (#15 item 6)", () => {
+      for (const child of ["api", "workers"] as const) {
+        const probe = JSON.parse(readFileSync(join(out, `${child}.probe.json`), "utf8"));
+        expect([child, probe]).toEqual([
+          child,
+          {
+            "sibling-environ": "EACCES",
+            "sibling-mem": "EACCES",
+            "supervisor-environ": "EACCES",
+            "supervisor-mem": "EACCES",
+            // A dumpable process of the same user, started by the probe: the reads work where nothing forbids them.
+            "control-environ": "read",
+            "control-mem": "read",
+            "own-environ": "EACCES",
+            dumpable: 0,
+          },
+        ]);
+      }
+      // Any other process of the user (here a shell started by docker exec) fares no better.
+      expect(() => run("exec", container, "cat", "/proc/1/environ")).toThrow(/Permission denied/);
+    });
+
+    it.skipIf(hostCannotReadEnviron)(
+      "leaves no secret in PID 1's start-up environment, nor in a child's (read from the host, as root)",
+      () => {
+        const { pid1, children } = hostEnvironBlocks(container);
+        expect(children).toHaveLength(2);
+        for (const entry of containerSecrets) {
+          const value = secretValue(entry.name);
+          const sent = entry.kind === "file" ? Buffer.from(value).toString("base64") : value;
+          for (const block of [pid1, ...children]) expect(block).not.toContain(sent);
+        }
+        // PID 1 keeps the names, their values zeroed; the children never had them.
+        expect(pid1).toMatch(/^API_DATABASE_URL=$/m);
+        for (const block of children) expect(block).not.toMatch(/^API_DATABASE_URL=/m);
+      },
+    );
 
     it("sets SPECTRAL_GENERATION for both children and passes no encoded file variable or manifest on", () => {
       for (const child of ["api", "workers"] as const) {

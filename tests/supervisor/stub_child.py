@@ -6,13 +6,18 @@ Usage: stub_child.py NAME OUT_DIR MODE, where MODE is one of
   ignore-term  ignore SIGTERM (the supervisor must escalate to SIGKILL)
   exit:N       exit with status N after 0.3 s
   orphan       leave an orphaned grandchild that exits after 0.3 s, then wait
+  probe        once the other child has started, try to read its and the supervisor's /proc files, and a
+               control process's; write NAME.probe.json; then wait
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -53,6 +58,30 @@ if mode == "orphan":
         (out / f"{name}.orphan").write_text(str(grandchild))
         os._exit(0)
     os.waitpid(middle, 0)
+if mode == "probe":
+    other = out / ("workers.json" if name == "api" else "api.json")
+    while not other.exists():
+        time.sleep(0.02)
+    control = subprocess.Popen(["sleep", "30"], env={"CONTROL": "readable"})
+    targets = {"sibling": json.loads(other.read_text())["pid"], "supervisor": os.getppid(), "control": control.pid}
+    results: dict[str, object] = {}
+    for label, pid in targets.items():
+        for part in ("environ", "mem"):
+            try:
+                with open(f"/proc/{pid}/{part}", "rb") as handle:
+                    if part == "environ":
+                        handle.read()
+                results[f"{label}-{part}"] = "read"
+            except OSError as error:
+                results[f"{label}-{part}"] = errno.errorcode.get(error.errno or 0, str(error))
+    control.kill()
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            results["own-environ"] = "read"
+    except OSError as error:
+        results["own-environ"] = errno.errorcode.get(error.errno or 0, str(error))
+    results["dumpable"] = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)  # PR_GET_DUMPABLE
+    (out / f"{name}.probe.json").write_text(json.dumps(results))
 record("ready")
 while True:
     time.sleep(0.05)

@@ -6,10 +6,12 @@ import base64
 import json
 import os
 import resource
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ def limit_file_size(limit: int) -> None:
 
 
 class Run:
+    # A command to run the supervisor under, e.g. to drop privileges, and the interpreter for it and the stubs.
+    prefix: list[str] = []
+    interpreter = sys.executable
+
     def __init__(
         self,
         tmp_path: Path,
@@ -36,16 +42,18 @@ class Run:
     ) -> None:
         self.out = tmp_path / "out"
         self.secrets = tmp_path / "secrets"
-        self.out.mkdir()
-        self.secrets.mkdir(exist_ok=True)
+        self.out.mkdir(mode=0o777)
+        self.secrets.mkdir(mode=0o777, exist_ok=True)
+        for made in (self.out, self.secrets):
+            made.chmod(0o777)  # mkdir's mode is cut by the umask
         base = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRAL_")}
         self.process = subprocess.Popen(
-            [sys.executable, str(SUPERVISOR)],
+            [*self.prefix, self.interpreter, str(SUPERVISOR)],
             env={
                 **base,
                 "SPECTRAL_SECRETS_DIR": str(self.secrets),
-                "SPECTRAL_API_COMMAND": f"{sys.executable} {STUB} api {self.out} {api}",
-                "SPECTRAL_WORKERS_COMMAND": f"{sys.executable} {STUB} workers {self.out} {workers}",
+                "SPECTRAL_API_COMMAND": f"{self.interpreter} {STUB} api {self.out} {api}",
+                "SPECTRAL_WORKERS_COMMAND": f"{self.interpreter} {STUB} workers {self.out} {workers}",
                 "SPECTRAL_STOP_GRACE_SECONDS": "1",
                 **env,
             },
@@ -79,6 +87,31 @@ class Run:
     def stop_and_log(self) -> str:
         self.process.kill()
         return self.process.communicate()[1]
+
+
+def usable_by_anyone(path: Path) -> bool:
+    """Every directory on the way is searchable, and the file executable, by other users."""
+    resolved = path.resolve()
+    return all(part.stat().st_mode & 0o001 for part in [*resolved.parents, resolved])
+
+
+ROOT = os.geteuid() == 0
+# Under root, the interpreter nobody can run: the running one may sit in root's home (pyenv).
+ANYONE_PYTHON = next(
+    (str(path) for path in (Path(sys.executable), Path("/usr/bin/python3")) if usable_by_anyone(path)), None
+)
+
+
+class UnprivilegedRun(Run):
+    """The supervisor as a plain user with no capabilities, as in the image: root (CAP_SYS_PTRACE) may read
+    any process's /proc files, so under root the run drops to nobody."""
+
+    prefix = (
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
+        if ROOT
+        else []
+    )
+    interpreter = (ANYONE_PYTHON or sys.executable) if ROOT else sys.executable
 
 
 def manifest(env: dict[str, str] | None = None, files: dict[str, dict[str, str]] | None = None) -> str:
@@ -303,3 +336,76 @@ def test_two_file_secrets_with_one_path_are_refused(tmp_path: Path) -> None:
         f"SPECTRAL_FILE_B: path {secrets / 'a.pem'} is also SPECTRAL_FILE_A's; give each file secret its own fileName",
         [],
     )
+
+
+def test_no_child_can_read_a_sibling_s_or_the_supervisor_s_secrets(tmp_path: Path) -> None:
+    """Every process runs as one user: without the supervisor's measures, each could read the others'
+    /proc/<pid>/environ and mem. The control (a dumpable process the probe starts) shows the probe's reads
+    work when nothing forbids them."""
+    if ROOT and ANYONE_PYTHON is None:
+        pytest.skip(f"SKIPPED: no Python interpreter that user nobody may run ({sys.executable} is not); the container suite proves this")
+    reachable = Path(tempfile.mkdtemp(prefix="supervisor-probe-"))  # pytest's own tmp_path is root-only
+    reachable.chmod(0o755)
+    run = UnprivilegedRun(
+        reachable,
+        api="probe",
+        workers="probe",
+        SPECTRAL_SECRET_MANIFEST=manifest(env={"API_KEY": "api", "WORKER_KEY": "workers", "SHARED": "app"}),
+        API_KEY="api-secret-canary",
+        WORKER_KEY="worker-secret-canary",
+        SHARED="shared-secret-canary",
+    )
+    try:
+        run.wait_ready("api", "workers")
+        for child in ("api", "workers"):
+            probe = json.loads((run.out / f"{child}.probe.json").read_text())
+            denied = {key: probe[key] for key in probe if key.startswith(("sibling-", "supervisor-"))}
+            assert denied == dict.fromkeys(
+                ["sibling-environ", "sibling-mem", "supervisor-environ", "supervisor-mem"], "EACCES"
+            ), child
+            assert (probe["control-environ"], probe["control-mem"]) == ("read", "read")
+            assert probe["dumpable"] == 0
+            # A non-dumpable process's /proc files belong to root: not even the child reads its own.
+            assert probe["own-environ"] == "EACCES"
+            if ROOT:
+                block = Path(f"/proc/{run.seen(child)['pid']}/environ").read_bytes()
+                names = {entry.split(b"=", 1)[0] for entry in block.split(b"\0")}
+                assert not {b"API_KEY", b"WORKER_KEY", b"SHARED"} & names, child
+        # The children still got their scopes, through fd 3.
+        assert run.seen("api")["env"]["API_KEY"] == "api-secret-canary"
+        assert run.seen("workers")["env"]["WORKER_KEY"] == "worker-secret-canary"
+    finally:
+        run.process.send_signal(signal.SIGTERM)
+        run.finish()
+        shutil.rmtree(reachable, ignore_errors=True)
+
+
+def test_the_supervisor_keeps_no_secret_in_its_own_environment(tmp_path: Path) -> None:
+    run = Run(
+        tmp_path,
+        SPECTRAL_SECRET_MANIFEST=manifest(env={"API_KEY": "api"}),
+        API_KEY="api-secret-canary",
+    )
+    try:
+        run.wait_ready("api", "workers")
+        # Readable here only as root (the supervisor is non-dumpable); either way no secret is in it.
+        try:
+            block = Path(f"/proc/{run.process.pid}/environ").read_bytes()
+        except PermissionError:
+            block = b""
+        assert b"api-secret-canary" not in block
+        assert os.geteuid() != 0 or b"API_KEY=" in block, "the name stays, its value is zeroed"
+    finally:
+        run.process.send_signal(signal.SIGTERM)
+        run.finish()
+
+
+def test_a_command_that_is_not_python_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    run = Run(tmp_path, SPECTRAL_WORKERS_COMMAND="sleep 100")
+    status, log = run.finish()
+    assert status == 2
+    assert (
+        "app_supervisor: refusing to start: SPECTRAL_WORKERS_COMMAND: sleep is not a Python program; secrets are "
+        "handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script"
+    ) in log.splitlines()
+    assert not list(run.out.iterdir())

@@ -78,25 +78,6 @@ export class WorkerContainerRuntime {
       .filter((name) => name && !name.endsWith("-proxy"));
   }
 
-  /** Each process's command line and environment, read as root inside the container. */
-  processEnvironments(container: string): { command: string; env: Record<string, string> }[] {
-    const script =
-      'for p in /proc/[0-9]*; do [ "$p" = "/proc/$$" ] && continue; ' +
-      'echo "@@ $(tr "\\0" " " < "$p/cmdline" 2>/dev/null)"; tr "\\0" "\\n" < "$p/environ" 2>/dev/null; echo; done';
-    return docker(this.engine, ["exec", container, "sh", "-c", script])
-      .split("@@ ")
-      .filter(Boolean)
-      .map((block) => {
-        const [command, ...lines] = block.split("\n");
-        const env = Object.fromEntries(
-          lines
-            .filter((line) => line.includes("="))
-            .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
-        );
-        return { command: command.trim(), env };
-      });
-  }
-
   /** Stops workerd and removes every container it started. */
   async stopAll(): Promise<void> {
     await this.runtime?.stop();
