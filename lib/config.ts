@@ -568,8 +568,25 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>)
 }
 
 /**
+ * A key this program would never read but an operator meant for it: a namespace that is ours misspelled
+ * (`spectral:`, `Spectral-Infra:`, `spectral_infra:`), or one of our setting names under another namespace.
+ * Providers' own keys (`cloudflare:apiToken`, `github:owner`) are left alone.
+ */
+function strayKeyProblem(fullKey: string): string | undefined {
+  const colon = fullKey.indexOf(":");
+  const [namespace, name] = [fullKey.slice(0, colon), fullKey.slice(colon + 1)];
+  const oursMisspelled = namespace
+    .toLowerCase()
+    .replace(/[^a-z]/g, "")
+    .startsWith("spectral");
+  if (!oursMisspelled && !(name in SETTINGS)) return undefined;
+  return `${fullKey}: is in namespace ${namespace}, which this program never reads; write it as ${PROJECT}:${name} (pulumi config set ${name} … does)`;
+}
+
+/**
  * Parses the full Pulumi config map (as `pulumi.runtime.allConfig()` returns it) into typed settings.
- * Keys of other namespaces (providers') are ignored. Throws one ConfigError listing every problem.
+ * Keys of other namespaces (providers') are ignored, unless they look meant for this program
+ * (strayKeyProblem). Throws one ConfigError listing every problem.
  */
 export function parseStackConfig(
   allConfig: Record<string, string>,
@@ -579,7 +596,11 @@ export function parseStackConfig(
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [fullKey, raw] of Object.entries(allConfig)) {
-    if (!fullKey.startsWith(prefix)) continue;
+    if (!fullKey.startsWith(prefix)) {
+      const stray = strayKeyProblem(fullKey);
+      if (stray) problems.push(stray);
+      continue;
+    }
     const key = fullKey.slice(prefix.length);
     if (secretKeys.includes(fullKey)) {
       problems.push(

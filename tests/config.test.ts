@@ -30,7 +30,31 @@ describe("stack config", () => {
   });
 
   it("ignores other namespaces' keys, such as providers' settings", () => {
-    expect(() => parseStackConfig({ ...alphaConfig(), "cloudflare:apiToken": "x" })).not.toThrow();
+    expect(() =>
+      parseStackConfig({
+        ...alphaConfig(),
+        "cloudflare:apiToken": "x",
+        "github:owner": "y",
+        "pulumi:tags": "{}",
+      }),
+    ).not.toThrow();
+  });
+
+  it("reports keys meant for this program that it would never read (#15 item 9)", () => {
+    expect(
+      problemsOf({
+        ...alphaConfig(),
+        "spectral:cloudflare.maxInstances": "5",
+        "Spectral-Infra:github.owner": "someone",
+        "spectral_infra:anything": "x",
+        "infra:cloudflare.workerName": "w",
+      }),
+    ).toEqual([
+      "Spectral-Infra:github.owner: is in namespace Spectral-Infra, which this program never reads; write it as spectral-infra:github.owner (pulumi config set github.owner … does)",
+      "infra:cloudflare.workerName: is in namespace infra, which this program never reads; write it as spectral-infra:cloudflare.workerName (pulumi config set cloudflare.workerName … does)",
+      "spectral:cloudflare.maxInstances: is in namespace spectral, which this program never reads; write it as spectral-infra:cloudflare.maxInstances (pulumi config set cloudflare.maxInstances … does)",
+      "spectral_infra:anything: is in namespace spectral_infra, which this program never reads; write it as spectral-infra:anything (pulumi config set anything … does)",
+    ]);
   });
 
   it("names a missing key", () => {

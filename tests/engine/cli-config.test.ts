@@ -149,6 +149,11 @@ const VARIANTS: Variant[] = [
         "api.spectral.example",
       )(setKey(ns("cloudflare.workersDev"), "false")(text)),
   },
+  {
+    name: "a setting under a misspelt namespace, which the CLI passes on and the program would never read",
+    edit: setKey("spectral:cloudflare.maxInstances", "5"),
+    rejects: "spectral:cloudflare.maxInstances",
+  },
   // The CLI's own message names no key here (json: unsupported value: NaN); both sides must still refuse.
   { name: "a NaN value", edit: setKey(ns("cloudflare.maxInstances"), ".nan") },
   { name: "an ESC environment", edit: appendTop("environment: [spectral/alpha]"), rejects: "environment" },
