@@ -26,6 +26,9 @@ export interface Plan {
   summary: { total: number; byType: Record<string, number> };
 }
 
+/** The same order on every machine, whatever its locale (localeCompare follows LANG). */
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Replaces secrets and unknowns, and shortens long strings (bundles, certificates) to a digest. */
 export function displayValue(value: unknown): unknown {
   if (isSecretValue(value)) return SECRET_MARK;
@@ -40,7 +43,7 @@ export function displayValue(value: unknown): unknown {
       Object.entries(value)
         // Engine bookkeeping such as __defaults is not an input anybody set.
         .filter(([key]) => !key.startsWith("__"))
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => byCodeUnit(a, b))
         .map(([key, inner]) => [key, displayValue(inner)]),
     );
   }
@@ -71,7 +74,7 @@ export function buildPlan(project: string, stack: string, run: ProgramRun): Plan
     outputs: displayValue(run.outputs) as Record<string, unknown>,
     summary: {
       total: resources.length,
-      byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => a.localeCompare(b))),
+      byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => byCodeUnit(a, b))),
     },
   };
 }
