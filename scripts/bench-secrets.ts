@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
+import { stackFileText } from "../tests/support/alpha";
 
 const ROOT = resolve(__dirname, "..");
 const SECRETS = 40;
@@ -31,7 +32,8 @@ try {
   const stack = parse(readFileSync(join(ROOT, "Pulumi.alpha.yaml"), "utf8"));
   stack.config["spectral-infra:secrets"] = manifest();
   const stackFile = join(dir, "Pulumi.bench.yaml");
-  writeFileSync(stackFile, stringify(stack));
+  // Quoted as the CLI needs (an unquoted date is a timestamp to its YAML reader).
+  writeFileSync(stackFile, stackFileText(stack));
   let calls = 0;
   for (const preview of ["true", "false"]) {
     const result = spawnSync(
