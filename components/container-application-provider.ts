@@ -76,40 +76,16 @@ const base = (inputs: { accountId: string }) => `/accounts/${inputs.accountId}/c
 
 export const containerApplicationProvider: ContainerApplicationProvider = {
   connect(retries) {
-    const { default: Client } = require("cloudflare") as typeof import("cloudflare");
-    const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-    if (!apiToken)
-      throw new Error(
-        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Containers edit rights",
-      );
-    return new Client({
-      apiToken,
-      baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined,
-      maxRetries: retries,
-    });
+    const { cloudflareClient } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    return cloudflareClient({ rights: "Containers edit", maxRetries: retries });
   },
 
-  /** Cloudflare's status and error; the containers API nests `{"error","details"}` JSON in the message. */
+  /** Cloudflare's status and error (the containers API nests `{"error","details"}` JSON in the message). */
   explain(error, doing) {
-    const { status, errors, message } = error as {
-      status?: number;
-      errors?: { code: number; message: string }[];
-      message?: string;
-    };
-    if (typeof status !== "number") return new Error(`${message ?? String(error)} while ${doing}`);
-    const details = (errors ?? [])
-      .map((each) => {
-        try {
-          const nested = JSON.parse(each.message) as { error?: string; details?: unknown };
-          if (nested.error)
-            return `${nested.error}${nested.details === undefined ? "" : ` ${JSON.stringify(nested.details)}`}`;
-        } catch {
-          // A plain message.
-        }
-        return `code ${each.code}: ${each.message}`;
-      })
-      .join("; ");
-    return new Error(`Cloudflare API ${status}${details ? ` [${details}]` : ""} while ${doing}`);
+    const { describeCloudflareError } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    return new Error(describeCloudflareError(error, doing));
   },
 
   configuration(inputs) {

@@ -46,35 +46,6 @@ const UNTRUSTED_CERTIFICATE_CODES = [
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
 ];
 
-/**
- * The URL behind `database.deployUrlReference`, read from 1Password with the token in the engine's
- * environment (the same OP_SERVICE_ACCOUNT_TOKEN the program reads with). Errors name the reference only.
- */
-export async function readDeployDatabaseUrl(reference: string): Promise<string> {
-  const token = process.env.OP_SERVICE_ACCOUNT_TOKEN;
-  if (!token) {
-    throw new Error(
-      `OP_SERVICE_ACCOUNT_TOKEN is not set: allocating a generation reads database.deployUrlReference (${reference}) from 1Password; export the deploy's service-account token`,
-    );
-  }
-  const { createClient } = require("@1password/sdk") as typeof import("@1password/sdk");
-  try {
-    const client = await createClient({
-      auth: token,
-      integrationName: "spectral-infra",
-      integrationVersion: "deployment-generation",
-    });
-    return await client.secrets.resolve(reference);
-  } catch (error) {
-    const detail = String((error as Error)?.message ?? error)
-      .split(token)
-      .join("[token]");
-    throw new Error(
-      `1Password could not resolve database.deployUrlReference (${reference}): ${detail}; check that the deploy's service account can read that vault`,
-    );
-  }
-}
-
 /** How `create` connects: pg's client settings, and what messages may name (never the password). */
 export interface DeployDatabaseConnection {
   /** host:port */
@@ -162,11 +133,14 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
 
   async create(inputs: DeploymentGenerationInputs) {
     const { Client } = require("pg") as typeof import("pg");
+    const { readOnePasswordReference } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     const os = require("node:os") as typeof import("node:os");
     const migration = "supabase/migrations/20261124000000_core_deployments.sql";
 
     const { where, role, password, config } = deployDatabaseConnection(
-      inputs.databaseUrl ?? (await readDeployDatabaseUrl(inputs.databaseUrlReference ?? "")),
+      inputs.databaseUrl ??
+        (await readOnePasswordReference(inputs.databaseUrlReference ?? "", "database.deployUrlReference")),
       inputs.databaseCa ?? "",
     );
     const connectTimeoutSeconds = inputs.connectTimeoutSeconds ?? 10;

@@ -47,12 +47,9 @@ export const imageRetentionProvider: ImageRetentionProvider = {
   },
 
   async prune(inputs, history) {
-    const { default: Client } = require("cloudflare") as typeof import("cloudflare");
-    const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-    if (!apiToken)
-      throw new Error(
-        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Containers edit rights",
-      );
+    const { cloudflareClient } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const client = cloudflareClient({ rights: "Containers edit", maxRetries: 2 });
     const registry = process.env.SPECTRAL_REGISTRY_URL || "https://registry.cloudflare.com";
     const repository = `${inputs.accountId}/${inputs.repository}`;
     const fail = (what: string) =>
@@ -61,11 +58,6 @@ export const imageRetentionProvider: ImageRetentionProvider = {
       );
     let password: string;
     try {
-      const client = new Client({
-        apiToken,
-        baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined,
-        maxRetries: 2,
-      });
       password = (
         await client.containers.registries.credentials.generate("registry.cloudflare.com", {
           account_id: inputs.accountId,

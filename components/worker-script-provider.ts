@@ -87,26 +87,17 @@ export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
 
 export const workerScriptProvider: WorkerScriptProvider = {
   connect() {
-    const { default: Client } = require("cloudflare") as typeof import("cloudflare");
-    const apiToken = process.env.CLOUDFLARE_API_TOKEN;
-    if (!apiToken)
-      throw new Error(
-        "CLOUDFLARE_API_TOKEN is not set: export a Cloudflare API token with Workers Scripts edit rights",
-      );
+    const { cloudflareClient } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     // No automatic retries: a repeated upload is checked, not resent (see upload).
-    return new Client({ apiToken, baseURL: process.env.CLOUDFLARE_API_BASE_URL || undefined, maxRetries: 0 });
+    return cloudflareClient({ rights: "Workers Scripts edit", maxRetries: 0 });
   },
 
   /** Cloudflare's status, codes and messages, and what we were doing; never the token or a value. */
   explain(error: unknown, doing: string) {
-    const { status, errors, message } = error as {
-      status?: number;
-      errors?: { code: number; message: string }[];
-      message?: string;
-    };
-    if (typeof status !== "number") return new Error(`${message ?? String(error)} while ${doing}`);
-    const details = (errors ?? []).map((each) => `code ${each.code}: ${each.message}`).join("; ");
-    return new Error(`Cloudflare API ${status}${details ? ` [${details}]` : ""} while ${doing}`);
+    const { describeCloudflareError } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    return new Error(describeCloudflareError(error, doing));
   },
 
   /** Pure: the migrations after `deployedTag` (all of them for a Worker that has none yet), or null. */

@@ -260,7 +260,7 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
       expect(wrongToken.error).not.toContain("ops_wrong-token-canary");
       const noToken = await call(REFERENCE, { OP_SERVICE_ACCOUNT_TOKEN: "" });
       expect(noToken.error).toBe(
-        `OP_SERVICE_ACCOUNT_TOKEN is not set: allocating a generation reads database.deployUrlReference (${REFERENCE}) from 1Password; export the deploy's service-account token`,
+        `OP_SERVICE_ACCOUNT_TOKEN is not set: reading database.deployUrlReference (${REFERENCE}) needs the deploy's 1Password service-account token`,
       );
     });
   });
