@@ -163,8 +163,8 @@ def write_files(decoded: dict[Path, bytes]) -> None:
         log(f"wrote file secret {path} ({len(content)} bytes, mode 0400)")
 
 
-def child_environment(service: str, layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
-    """The container's environment minus every secret and file secret: what a child starts with."""
+def child_environment(layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
+    """The container's environment minus every secret and file secret: what each child starts with."""
     hidden = {MANIFEST_VARIABLE, *layout.files, *layout.env, *(name for name in environ if name.startswith(FILE_PREFIX))}
     return {name: value for name, value in environ.items() if name not in hidden}
 
@@ -191,7 +191,7 @@ def clean_after_stop(status: int) -> bool:
 @dataclass
 class Supervisor:
     commands: dict[str, list[str]]
-    environments: dict[str, dict[str, str]]
+    environment: dict[str, str]
     secrets: dict[str, dict[str, str]]
     grace_seconds: float
     children: dict[int, str] = field(default_factory=dict)
@@ -209,7 +209,7 @@ class Supervisor:
                 pid = os.posix_spawn(
                     sys.executable,
                     [sys.executable, os.path.abspath(__file__), CHILD_FLAG, "--", *self.commands[service]],
-                    self.environments[service],
+                    self.environment,
                     file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), SECRETS_FD)],
                     setsigmask=(),
                     setsigdef=FORWARDED,
@@ -402,7 +402,7 @@ def main() -> int:
         return 2
     supervisor = Supervisor(
         commands=commands,
-        environments={service: child_environment(service, layout, environ) for service in SERVICES},
+        environment=child_environment(layout, environ),
         secrets={service: child_secrets(service, layout, environ) for service in SERVICES},
         grace_seconds=grace,
     )
