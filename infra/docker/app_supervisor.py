@@ -63,6 +63,7 @@ CHILD_FLAG = "--child"
 SECRETS_FD = 3
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class SecretError(Exception):
@@ -327,51 +328,58 @@ def zero_start_environment(names: set[str]) -> None:
         os.environ.pop(name, None)
 
 
+@dataclass(frozen=True)
+class PythonEntry:
+    """How child mode runs a command in-process: `python -m module`, or a file (a script, a console script)."""
+
+    module: str | None
+    path: str | None
+    argv: list[str]
+
+
+def python_entry(variable: str, command: list[str]) -> PythonEntry:
+    """The command's Python entry point; SecretError naming `variable` when it is not a Python program."""
+    if not command:
+        raise SecretError(f"{variable} is empty")
+    program, *arguments = command
+    if Path(program).name.startswith("python"):
+        if arguments[:1] == ["-m"] and len(arguments) > 1:
+            return PythonEntry(module=arguments[1], path=None, argv=[program, *arguments[2:]])
+        if arguments and not arguments[0].startswith("-"):
+            return PythonEntry(module=None, path=arguments[0], argv=arguments)
+        raise SecretError(f"{variable}: python needs -m MODULE or a script")
+    path = shutil.which(program)
+    if path is None:
+        raise SecretError(f"{variable}: {program} not found on PATH")
+    with open(path, "rb") as handle:
+        first_line = handle.readline()
+    if not (first_line.startswith(b"#!") and b"python" in first_line):
+        raise SecretError(
+            f"{variable}: {program} is not a Python program; secrets are handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script"
+        )
+    return PythonEntry(module=None, path=path, argv=[path, *arguments])
+
+
 def run_child(command: list[str]) -> None:
     """Child mode: non-dumpable first, then the secrets from fd 3, then the command, in this process."""
     make_non_dumpable()
     with socket.socket(fileno=SECRETS_FD) as channel:
         received = b"".join(iter(lambda: channel.recv(65536), b""))
     os.environ.update(json.loads(received or b"{}"))
-    program, *arguments = command
-    if Path(program).name.startswith("python") and arguments[:1] == ["-m"] and len(arguments) > 1:
-        sys.argv = [program, *arguments[2:]]
+    entry = python_entry("the child's command", command)  # PID 1 checked it before starting us
+    sys.argv = entry.argv
+    if entry.module is not None:
         sys.path[0] = os.getcwd()  # as `python -m` has it
-        runpy.run_module(arguments[1], run_name="__main__", alter_sys=True)
-        return
-    if Path(program).name.startswith("python") and arguments:
-        script, *rest = arguments
-    else:
-        script, rest = shutil.which(program) or program, arguments
-    sys.argv = [script, *rest]
-    sys.path[0] = str(Path(script).resolve().parent)
-    runpy.run_path(script, run_name="__main__")
-
-
-def command_problem(variable: str, command: list[str]) -> str | None:
-    """A child's command must be Python, which child mode runs in-process (see the module docstring)."""
-    if not command:
-        return f"{variable} is empty"
-    program, *arguments = command
-    if Path(program).name.startswith("python"):
-        return None if arguments and arguments[0] != "-c" else f"{variable}: python needs -m MODULE or a script"
-    path = shutil.which(program)
-    if path is None:
-        return f"{variable}: {program} not found on PATH"
-    with open(path, "rb") as handle:
-        first_line = handle.readline()
-    if not (first_line.startswith(b"#!") and b"python" in first_line):
-        return f"{variable}: {program} is not a Python program; secrets are handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script"
-    return None
+        runpy.run_module(entry.module, run_name="__main__", alter_sys=True)
+    elif entry.path is not None:
+        sys.path[0] = str(Path(entry.path).resolve().parent)
+        runpy.run_path(entry.path, run_name="__main__")
 
 
 def become_subreaper() -> None:
     """Orphans re-parent to us even when we are not PID 1 (under `docker run --init`, or in tests)."""
     try:
-        import ctypes
-
-        pr_set_child_subreaper = 36
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
     except (OSError, AttributeError):
         pass
 
@@ -391,9 +399,7 @@ def main() -> int:
         for service in SERVICES:
             variable = f"SPECTRAL_{service.upper()}_COMMAND"
             commands[service] = shlex.split(environ.get(variable, DEFAULT_COMMANDS[service]))
-            problem = command_problem(variable, commands[service])
-            if problem:
-                raise SecretError(problem)
+            python_entry(variable, commands[service])
     except SecretError as error:
         log(f"refusing to start: {error}")
         return 2
