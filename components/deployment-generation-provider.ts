@@ -37,15 +37,6 @@ export interface DeploymentGenerationOutputs {
   createdAt: string;
 }
 
-/** Node's codes for a certificate that does not chain to a trusted root. */
-const UNTRUSTED_CERTIFICATE_CODES = [
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-];
-
 /** How `create` connects: pg's client settings, and what messages may name (never the password). */
 export interface DeployDatabaseConnection {
   /** host:port */
@@ -62,66 +53,69 @@ export interface DeployDatabaseConnection {
   };
 }
 
-const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
-/** Modes that skip TLS or its verification: refused off loopback. */
-const UNVERIFIED_SSL_MODES = ["disable", "allow", "prefer", "no-verify"];
-
-/**
- * The deploy database's connection, from its URL's own parts only. Off loopback, TLS is always on and
- * verified (chain and host name), against `ca` when given. pg would honour query parameters that override
- * the URL (`ssl=0`, `host=`, `sslrootcert=`, `uselibpqcompat=`; platform facts), so any parameter other than
- * `sslmode` is refused, and the URL never reaches pg as a connection string.
- */
-export function deployDatabaseConnection(databaseUrl: string, ca: string): DeployDatabaseConnection {
-  let url: URL;
-  try {
-    url = new URL(databaseUrl);
-  } catch {
-    throw new Error(
-      "deployment database URL is not a valid postgres:// URL: check database.deployUrlReference",
-    );
-  }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new Error(
-      `deployment database URL must start with postgres:// or postgresql://, not ${url.protocol}//: check database.deployUrlReference`,
-    );
-  }
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(url.port || "5432");
-  const where = `${host}:${port}`;
-  if (host === "") {
-    throw new Error("deployment database URL has no host: check database.deployUrlReference");
-  }
-  const unhonoured = [...new Set(url.searchParams.keys())].filter((name) => name !== "sslmode");
-  if (unhonoured.length > 0) {
-    throw new Error(
-      `deployment database URL for ${where} has query parameter ${unhonoured.join(", ")}, which this deploy does not honour (host, port and TLS come from the URL itself): remove it from the item behind database.deployUrlReference`,
-    );
-  }
-  const sslmode = url.searchParams.get("sslmode") ?? "";
-  if (sslmode !== "" && !SSL_MODES.includes(sslmode)) {
-    throw new Error(
-      `deployment database URL for ${where} has sslmode=${sslmode}: use verify-full, or leave it out`,
-    );
-  }
-  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-  if (!loopback && UNVERIFIED_SSL_MODES.includes(sslmode)) {
-    throw new Error(
-      `deployment database URL for ${where} has sslmode=${sslmode}, which skips TLS or its verification; off loopback the certificate is always verified: remove sslmode, and set database.caReference to the server's root CA`,
-    );
-  }
-  const verify = !loopback || sslmode === "verify-ca" || sslmode === "verify-full";
-  const ssl =
-    !verify && (sslmode === "" || sslmode === "disable")
-      ? false
-      : { rejectUnauthorized: verify, ...(verify && ca ? { ca } : {}) };
-  const role = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
-  const database = decodeURIComponent(url.pathname.slice(1)) || undefined;
-  return { where, role, password, config: { host, port, user: role, password, database, ssl } };
+export interface DeploymentGenerationProvider extends pulumi.dynamic.ResourceProvider {
+  connection(databaseUrl: string, ca: string): DeployDatabaseConnection;
 }
 
-export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
+export const deploymentGenerationProvider: DeploymentGenerationProvider = {
+  /**
+   * The deploy database's connection, from its URL's own parts only. Off loopback, TLS is always on and
+   * verified (chain and host name), against `ca` when given. pg would honour query parameters that override
+   * the URL (`ssl=0`, `host=`, `sslrootcert=`, `uselibpqcompat=`; platform facts), so any parameter other
+   * than `sslmode` is refused, and the URL never reaches pg as a connection string.
+   */
+  connection(databaseUrl, ca) {
+    const sslModes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
+    // Modes that skip TLS or its verification: refused off loopback.
+    const unverifiedSslModes = ["disable", "allow", "prefer", "no-verify"];
+    let url: URL;
+    try {
+      url = new URL(databaseUrl);
+    } catch {
+      throw new Error(
+        "deployment database URL is not a valid postgres:// URL: check database.deployUrlReference",
+      );
+    }
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+      throw new Error(
+        `deployment database URL must start with postgres:// or postgresql://, not ${url.protocol}//: check database.deployUrlReference`,
+      );
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port || "5432");
+    const where = `${host}:${port}`;
+    if (host === "") {
+      throw new Error("deployment database URL has no host: check database.deployUrlReference");
+    }
+    const unhonoured = [...new Set(url.searchParams.keys())].filter((name) => name !== "sslmode");
+    if (unhonoured.length > 0) {
+      throw new Error(
+        `deployment database URL for ${where} has query parameter ${unhonoured.join(", ")}, which this deploy does not honour (host, port and TLS come from the URL itself): remove it from the item behind database.deployUrlReference`,
+      );
+    }
+    const sslmode = url.searchParams.get("sslmode") ?? "";
+    if (sslmode !== "" && !sslModes.includes(sslmode)) {
+      throw new Error(
+        `deployment database URL for ${where} has sslmode=${sslmode}: use verify-full, or leave it out`,
+      );
+    }
+    const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+    if (!loopback && unverifiedSslModes.includes(sslmode)) {
+      throw new Error(
+        `deployment database URL for ${where} has sslmode=${sslmode}, which skips TLS or its verification; off loopback the certificate is always verified: remove sslmode, and set database.caReference to the server's root CA`,
+      );
+    }
+    const verify = !loopback || sslmode === "verify-ca" || sslmode === "verify-full";
+    const ssl =
+      !verify && (sslmode === "" || sslmode === "disable")
+        ? false
+        : { rejectUnauthorized: verify, ...(verify && ca ? { ca } : {}) };
+    const role = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    const database = decodeURIComponent(url.pathname.slice(1)) || undefined;
+    return { where, role, password, config: { host, port, user: role, password, database, ssl } };
+  },
+
   async diff(_id: string, olds: DeploymentGenerationOutputs, news: DeploymentGenerationInputs) {
     // A change to any of these is a new deployment: replace, which allocates a new generation. The URL
     // and the timeout are how we reach the database, not what we deploy.
@@ -138,7 +132,7 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
     const os = require("node:os") as typeof import("node:os");
     const migration = "supabase/migrations/20261124000000_core_deployments.sql";
 
-    const { where, role, password, config } = deployDatabaseConnection(
+    const { where, role, password, config } = this.connection(
       inputs.databaseUrl ??
         (await readOnePasswordReference(inputs.databaseUrlReference ?? "", "database.deployUrlReference")),
       inputs.databaseCa ?? "",
@@ -173,7 +167,15 @@ export const deploymentGenerationProvider: pulumi.dynamic.ResourceProvider = {
           `role ${role} may not allocate generations: grant USAGE on schema core, INSERT (stack, service, image_digest, git_sha, fingerprint, deployed_by) and SELECT (generation) on core.deployments, as migration ${migration} does`,
         );
       }
-      if (UNTRUSTED_CERTIFICATE_CODES.includes(code ?? "")) {
+      // Node's codes for a certificate that does not chain to a trusted root.
+      const untrusted = [
+        "SELF_SIGNED_CERT_IN_CHAIN",
+        "DEPTH_ZERO_SELF_SIGNED_CERT",
+        "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+        "UNABLE_TO_GET_ISSUER_CERT",
+        "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      ];
+      if (untrusted.includes(code ?? "")) {
         return new Error(
           inputs.databaseCa
             ? `the deployment database at ${where} presented a certificate that does not chain to the CA in database.caReference (${code}); check that the item holds this server's root CA`

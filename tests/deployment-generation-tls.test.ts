@@ -7,7 +7,6 @@ import { hostname } from "node:os";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type DeploymentGenerationInputs,
-  deployDatabaseConnection,
   deploymentGenerationProvider as provider,
 } from "../components/deployment-generation-provider";
 import { type TestDatabase, ThrowawayCluster } from "./support/postgres";
@@ -20,7 +19,7 @@ describe("the deploy database URL policy (pure)", () => {
   const remote = "postgres://deployer:pw@db.abc.supabase.co:5432/postgres";
   const refusal = (url: string) => {
     try {
-      deployDatabaseConnection(url, "");
+      provider.connection(url, "");
     } catch (error) {
       expect((error as Error).message).not.toContain("pw@");
       return (error as Error).message;
@@ -30,7 +29,7 @@ describe("the deploy database URL policy (pure)", () => {
 
   it("off loopback, TLS is on and verified, against the configured CA", () => {
     for (const suffix of ["", "?sslmode=require", "?sslmode=verify-ca", "?sslmode=verify-full"]) {
-      expect(deployDatabaseConnection(remote + suffix, CA.certificate).config).toEqual({
+      expect(provider.connection(remote + suffix, CA.certificate).config).toEqual({
         host: "db.abc.supabase.co",
         port: 5432,
         user: "deployer",
@@ -39,7 +38,7 @@ describe("the deploy database URL policy (pure)", () => {
         ssl: { rejectUnauthorized: true, ca: CA.certificate },
       });
     }
-    expect(deployDatabaseConnection(remote, "").config.ssl).toEqual({ rejectUnauthorized: true });
+    expect(provider.connection(remote, "").config.ssl).toEqual({ rejectUnauthorized: true });
   });
 
   it.each(["disable", "allow", "prefer", "no-verify"])("off loopback, refuses sslmode=%s", (mode) => {
@@ -75,16 +74,16 @@ describe("the deploy database URL policy (pure)", () => {
 
   it("on loopback, follows sslmode: plain by default, unverified for require, verified for verify-full", () => {
     const local = "postgres://u:pw@127.0.0.1:6543/x";
-    expect(deployDatabaseConnection(local, "").config.ssl).toBe(false);
-    expect(deployDatabaseConnection(`${local}?sslmode=require`, "").config.ssl).toEqual({
+    expect(provider.connection(local, "").config.ssl).toBe(false);
+    expect(provider.connection(`${local}?sslmode=require`, "").config.ssl).toEqual({
       rejectUnauthorized: false,
     });
-    expect(deployDatabaseConnection(`${local}?sslmode=verify-full`, CA.certificate).config.ssl).toEqual({
+    expect(provider.connection(`${local}?sslmode=verify-full`, CA.certificate).config.ssl).toEqual({
       rejectUnauthorized: true,
       ca: CA.certificate,
     });
     // Only the literal host counts: a name that resolves to 127.0.0.1 is still verified.
-    expect(deployDatabaseConnection("postgres://u:pw@db.internal/x?sslmode=require", "").config.ssl).toEqual({
+    expect(provider.connection("postgres://u:pw@db.internal/x?sslmode=require", "").config.ssl).toEqual({
       rejectUnauthorized: true,
     });
   });
