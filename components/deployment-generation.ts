@@ -33,14 +33,15 @@ export class DeploymentGeneration extends pulumi.dynamic.Resource {
   declare readonly generation: pulumi.Output<number>;
 
   constructor(name: string, args: DeploymentGenerationArgs, opts?: pulumi.CustomResourceOptions) {
+    const { database, ...deployment } = args;
     super(
       deploymentGenerationProvider,
       name,
       {
-        ...withoutDatabase(args),
-        ...("url" in args.database
-          ? { databaseUrl: pulumi.secret(args.database.url) }
-          : { databaseUrlReference: args.database.reference }),
+        ...deployment,
+        ...("url" in database
+          ? { databaseUrl: pulumi.secret(database.url) }
+          : { databaseUrlReference: database.reference }),
         generation: undefined,
         deployedBy: undefined,
         createdAt: undefined,
@@ -50,8 +51,4 @@ export class DeploymentGeneration extends pulumi.dynamic.Resource {
       "DeploymentGeneration",
     );
   }
-}
-
-function withoutDatabase({ database: _database, ...rest }: DeploymentGenerationArgs) {
-  return rest;
 }
