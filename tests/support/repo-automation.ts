@@ -144,6 +144,9 @@ export const DEPLOY_SECRETS = [
   "OP_SERVICE_ACCOUNT_TOKEN",
 ];
 
+/** A GitHub Actions expression as a workflow file spells it: `${{ ... }}`. */
+const expression = (inner: string) => `\${{ ${inner} }}`;
+
 const secretsUsed = (job: Json) =>
   [...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
 
@@ -198,12 +201,10 @@ export function trustProblems(workflows: Record<string, Json>): string[] {
   if (!String(job.if ?? "").includes("github.event.workflow_run.conclusion == 'success'"))
     problems.push("deploy.yml: must deploy only when that CI run succeeded");
   const checkout = stepUsing(job, "actions/checkout");
-  const testedCommit = "$" + "{{ github.event.workflow_run.head_sha }}";
-  if ((checkout?.with as Json | undefined)?.ref !== testedCommit)
+  if ((checkout?.with as Json | undefined)?.ref !== expression("github.event.workflow_run.head_sha"))
     problems.push("deploy.yml: must check out the commit CI tested (workflow_run.head_sha)");
   const concurrency = ((workflows["ci.yml"] ?? {}) as Json).concurrency as Json | undefined;
-  const pullRequestsOnly = "$" + "{{ github.event_name == 'pull_request' }}";
-  if (String(concurrency?.["cancel-in-progress"]) !== pullRequestsOnly)
+  if (String(concurrency?.["cancel-in-progress"]) !== expression("github.event_name == 'pull_request'"))
     problems.push("ci.yml: a run on main must never be cancelled half-way");
   return problems;
 }
@@ -224,12 +225,12 @@ export function sbomProblems(workflows: Record<string, Json>): string[] {
   const deploy =
     (((workflows["deploy.yml"] ?? {}) as Json).jobs as Record<string, Json> | undefined)?.deploy ?? {};
   const sbom = (stepUsing(deploy, "anchore/sbom-action")?.with ?? {}) as Json;
-  if (sbom.image !== "$" + "{{ steps.up.outputs.imageDigest }}")
+  if (sbom.image !== expression("steps.up.outputs.imageDigest"))
     problems.push(
       "deploy.yml: the SBOM must be generated from steps.up.outputs.imageDigest, the digest the deploy pushed",
     );
   const kept = (stepUsing(deploy, "actions/upload-artifact")?.with ?? {}) as Json;
-  if (kept.name !== "sbom-$" + "{{ github.event.workflow_run.head_sha }}")
+  if (kept.name !== `sbom-${expression("github.event.workflow_run.head_sha")}`)
     problems.push(
       "deploy.yml: the SBOM artifact must be named for the deployed commit, sbom-<workflow_run.head_sha>",
     );
