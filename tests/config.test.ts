@@ -287,47 +287,38 @@ describe("stack config", () => {
       expect(problemsOf(config).join("\n")).toContain(`${KEY}${problem}`);
     });
 
+    const renameFirst = (name: string) => (entries: Record<string, unknown>[]) => {
+      entries[0].name = name;
+    };
     const secretCases: [string, (entries: Record<string, unknown>[]) => void, string][] = [
       [
         "a name in the program's SPECTRAL_ prefix",
-        (e) => {
-          e[0].name = "SPECTRAL_APP";
-        },
+        renameFirst("SPECTRAL_APP"),
         "secrets[0].name: must not start with SPECTRAL_",
       ],
       [
         "PATH",
-        (e) => {
-          e[0].name = "PATH";
-        },
+        renameFirst("PATH"),
         "secrets[0].name: must not be a variable that changes how processes start",
       ],
       [
         "LD_PRELOAD",
-        (e) => {
-          e[0].name = "LD_PRELOAD";
-        },
+        renameFirst("LD_PRELOAD"),
         "secrets[0].name: must not be a variable that changes how processes start",
       ],
       [
         "PYTHONPATH",
-        (e) => {
-          e[0].name = "PYTHONPATH";
-        },
+        renameFirst("PYTHONPATH"),
         "secrets[0].name: must not be a variable that changes how processes start",
       ],
       [
         "NODE_OPTIONS",
-        (e) => {
-          e[0].name = "node_options";
-        },
+        renameFirst("node_options"),
         "secrets[0].name: must not be a variable that changes how processes start",
       ],
       [
         "UV_INDEX_URL",
-        (e) => {
-          e[0].name = "UV_INDEX_URL";
-        },
+        renameFirst("UV_INDEX_URL"),
         "secrets[0].name: must not be a variable that changes how processes start",
       ],
       [
