@@ -59,6 +59,10 @@ export interface FakeCloudflare extends ContainersState {
   close(): Promise<void>;
 }
 
+// Rules of POST .../containers/registries/{domain}/credentials, from the cloudflare SDK's
+// CredentialGenerateParams (resources/containers/registries/credentials.d.ts, v7.3.0): for the managed
+// registry, expiration_minutes is "required ... and must remain positive", and permissions is required, each
+// one of pull, push, list. The error code 1001 is the stand-in's own; Cloudflare publishes none for these.
 const PERMISSIONS = new Set(["pull", "push", "list"]);
 
 function registryCredentials(
