@@ -18,6 +18,11 @@ import { chooseSecretSource, resolveStackSecrets } from "./lib/secrets/resolve";
 
 export = async () => {
   const config = readStackConfig();
+  // How long any one Cloudflare, registry or /health request may take, and how long a call retries.
+  const callLimits = {
+    requestTimeoutSeconds: config["cloudflare.requestTimeoutSeconds"],
+    retryBudgetSeconds: config["cloudflare.retryBudgetSeconds"],
+  };
   const preview = pulumi.runtime.isDryRun();
   const secrets = await resolveStackSecrets(
     config,
@@ -83,6 +88,7 @@ export = async () => {
     workersDev: config["cloudflare.workersDev"],
     customDomain: config["cloudflare.customDomain"],
     repoRoot: ".",
+    callLimits,
   });
 
   const container = new ContainerApplication("app-container", {
@@ -95,6 +101,7 @@ export = async () => {
     rolloutStepPercentages: config["cloudflare.rolloutStepPercentages"],
     rolloutGracePeriodSeconds: config["cloudflare.rolloutGracePeriodSeconds"],
     rolloutTimeoutSeconds: config["cloudflare.rolloutTimeoutSeconds"],
+    callLimits,
   });
 
   // The deploy's own verdict, last: the API serves this generation of this image.
@@ -106,6 +113,7 @@ export = async () => {
       gitSha: image.version.sha,
       image: image.digestReference,
       timeoutSeconds: config["cloudflare.verifyTimeoutSeconds"],
+      callLimits,
     },
     { dependsOn: [worker, container] },
   );
@@ -118,6 +126,7 @@ export = async () => {
       repository: config["cloudflare.containerName"],
       tag: image.imageName.split(":").pop() ?? "",
       keep: config["cloudflare.imagesToKeep"],
+      callLimits,
     },
     { dependsOn: [verification] },
   );

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { cloudflareClient } from "../lib/cloudflare/client";
 import { CLOUDFLARE_REGISTRY, imageRepository, registryPushCredentials } from "../lib/cloudflare/registry";
 import { type BuildVersion, ImageBuildError, isDirty, stampVersion } from "../lib/image/version";
 
@@ -51,7 +50,7 @@ export class AppImage extends pulumi.ComponentResource {
           platform: "linux/amd64",
           builderVersion: "BuilderBuildKit",
         },
-        registry: pushLogin(args.accountId),
+        registry: pushLogin(args.accountId, args.name),
       },
       { parent: this },
     );
@@ -75,7 +74,7 @@ function stampVersionForDeploy(repoRoot: string): BuildVersion {
 }
 
 /** Short-lived push credentials from Cloudflare, requested only when an update may push. */
-function pushLogin(accountId: string): docker.types.input.Registry {
+function pushLogin(accountId: string, name: string): docker.types.input.Registry {
   if (pulumi.runtime.isDryRun()) {
     // The provider diffs only the server, so placeholders here show no change against the last update.
     return {
@@ -86,7 +85,7 @@ function pushLogin(accountId: string): docker.types.input.Registry {
   }
   const login = pulumi.secret(
     Promise.resolve()
-      .then(() => registryPushCredentials(cloudflareClient(), accountId))
+      .then(() => registryPushCredentials(accountId, `AppImage ${name}`))
       .catch((error: Error) => Promise.reject(new ImageBuildError(error.message))),
   );
   return { server: CLOUDFLARE_REGISTRY, username: login.username, password: login.password };

@@ -1,5 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import type { CallLimits } from "@spectral/provider-support";
 import { bindingDigest } from "../lib/deploy/fingerprint";
 import type { WorkerBinding } from "../lib/secrets/bindings";
 import { GENERATION_BINDING } from "../lib/secrets/container-contract";
@@ -45,6 +46,8 @@ export interface ContainerWorkerArgs {
   customDomain: string;
   /** The repository checkout holding worker/src (bundled during the program run). */
   repoRoot: string;
+  /** Time bounds of each Cloudflare call the upload makes. */
+  callLimits?: CallLimits;
 }
 
 /**
@@ -148,5 +151,6 @@ export function containerWorkerScriptArgs(
     secrets,
     containerClass: CONTAINER_CLASS,
     migrations: DURABLE_OBJECT_MIGRATIONS,
+    callLimits: args.callLimits,
   };
 }

@@ -3,10 +3,12 @@
  * reports the generation and the image commit this update deployed, and fails `pulumi up` with what was
  * served instead when that does not happen in time. It runs on create and on every update that changed the
  * generation, the image or the URL, and never in preview (the engine runs `create`/`update` only in
- * updates). Serialized by the engine: the methods capture nothing; SPECTRAL_VERIFY_POLL_MS sets the poll
+ * updates). Each probe is bounded by what is left of the limit (and cloudflare.requestTimeoutSeconds), so
+ * the verdict comes within verifyTimeoutSeconds even when /health hangs. Serialized by the engine: the methods capture nothing; SPECTRAL_VERIFY_POLL_MS sets the poll
  * interval (tests).
  */
 import type * as pulumi from "@pulumi/pulumi";
+import type { CallLimits } from "@spectral/provider-support";
 
 export interface DeployVerificationInputs {
   /** Where the API answers: the stack's `url` output. */
@@ -19,6 +21,8 @@ export interface DeployVerificationInputs {
   image: string;
   /** How long to wait, in seconds (cloudflare.verifyTimeoutSeconds). */
   timeoutSeconds: number;
+  /** Time bounds of each probe (cloudflare.requestTimeoutSeconds). */
+  callLimits?: CallLimits;
 }
 
 export interface DeployVerificationOutputs extends DeployVerificationInputs {
@@ -35,30 +39,35 @@ export interface Served {
 }
 
 export interface DeployVerificationProvider extends pulumi.dynamic.ResourceProvider {
-  probe(url: string): Promise<Served>;
+  probe(url: string, timeoutMs: number): Promise<Served>;
   verify(inputs: DeployVerificationInputs): Promise<DeployVerificationOutputs>;
 }
 
 export const deployVerificationProvider: DeployVerificationProvider = {
-  async probe(url) {
+  async probe(url, timeoutMs) {
+    const { attemptWords, boundedFetch } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     try {
-      const response = await fetch(`${url.replace(/\/+$/, "")}/health`, {
-        signal: AbortSignal.timeout(10_000),
-      });
-      if (response.status !== 200) return { status: response.status };
+      const response = await boundedFetch({ timeoutMs, expectJson: true })(
+        `${url.replace(/\/+$/, "")}/health`,
+      );
+      if (response.status !== 200) return { status: `answered ${response.status}` };
       const body = (await response.json()) as { generation?: string | null; build?: { sha?: string } };
       return { status: 200, generation: body.generation ?? null, gitSha: body.build?.sha };
     } catch (error) {
-      return { status: (error as Error).message };
+      return { status: attemptWords(error) };
     }
   },
 
   async verify(inputs) {
+    const { DEFAULT_LIMITS } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     const poll = Number(process.env.SPECTRAL_VERIFY_POLL_MS || 2000);
+    const requestMs = (inputs.callLimits ?? DEFAULT_LIMITS).requestTimeoutSeconds * 1000;
     const deadline = Date.now() + inputs.timeoutSeconds * 1000;
     let served: Served = { status: "no answer yet" };
-    for (;;) {
-      served = await this.probe(inputs.url);
+    while (Date.now() < deadline) {
+      served = await this.probe(inputs.url, Math.max(1, Math.min(requestMs, deadline - Date.now())));
       if (
         served.status === 200 &&
         served.generation === String(inputs.generation) &&
@@ -66,15 +75,14 @@ export const deployVerificationProvider: DeployVerificationProvider = {
       ) {
         return { ...inputs, servingGeneration: inputs.generation, verifiedAt: new Date().toISOString() };
       }
-      if (Date.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, poll));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(poll, Math.max(0, deadline - Date.now()))));
     }
     const what =
       served.status === 200
         ? `generation ${served.generation ?? "(none)"} of commit ${served.gitSha ?? "(unknown)"}`
-        : `no healthy answer (${served.status})`;
+        : `no healthy answer (last: ${served.status})`;
     throw new Error(
-      `deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not generation ${inputs.generation} of commit ${inputs.gitSha}. Check the Worker's logs (the Durable Object restarts its container on a new generation), the container application's rollout of ${inputs.image}, and the app's own logs`,
+      `DeployVerification: deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not generation ${inputs.generation} of commit ${inputs.gitSha}. Check the Worker's logs (the Durable Object restarts its container on a new generation), the container application's rollout of ${inputs.image}, and the app's own logs; then run pulumi up again`,
     );
   },
 

@@ -8,10 +8,13 @@
  * Recency comes from this resource's own record of deployed tags (newest first), because the catalog has no
  * dates. Tags it has never seen deployed are deleted only once it has seen N deploys: by then each of them
  * is older than every tag it keeps. It runs on create and when the deployed tag changes, never in preview.
+ * Every call goes through the shared call policy (@spectral/provider-support): bounded in time, reads and
+ * (idempotent) tag deletions retried, and each error says the deploy itself succeeded.
  * Serialized by the engine: the methods capture nothing and read CLOUDFLARE_API_TOKEN (and, for tests,
  * CLOUDFLARE_API_BASE_URL and SPECTRAL_REGISTRY_URL) when called.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import type { CallLimits, ServiceCall } from "@spectral/provider-support";
 
 export interface ImageRetentionInputs {
   accountId: string;
@@ -21,6 +24,8 @@ export interface ImageRetentionInputs {
   tag: string;
   /** How many deployed images to keep, the current one included. */
   keep: number;
+  /** Time bounds of each call (cloudflare.requestTimeoutSeconds, retryBudgetSeconds). */
+  callLimits?: CallLimits;
 }
 
 export interface ImageRetentionOutputs extends ImageRetentionInputs {
@@ -47,46 +52,56 @@ export const imageRetentionProvider: ImageRetentionProvider = {
   },
 
   async prune(inputs, history) {
-    const { cloudflareClient } =
+    const { cloudflareCall, httpCall } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
-    const client = cloudflareClient({ rights: "Containers edit", maxRetries: 2 });
     const registry = process.env.SPECTRAL_REGISTRY_URL || "https://registry.cloudflare.com";
     const repository = `${inputs.accountId}/${inputs.repository}`;
-    const fail = (what: string) =>
-      new Error(
-        `the deploy succeeded, but pruning old images of ${repository} failed: ${what}; run pulumi up again to retry`,
-      );
-    let password: string;
-    try {
-      password = (
-        await client.containers.registries.credentials.generate("registry.cloudflare.com", {
+    const call = (doing: string): ServiceCall => ({
+      resource: `ImageRetention ${repository}`,
+      // The prune runs after the deploy was verified: its failure must not read as a failed deploy.
+      doing: `${doing} (the deploy itself succeeded; only pruning old images failed)`,
+      permission: "Account > Containers > Edit",
+      account: inputs.accountId,
+      limits: inputs.callLimits,
+    });
+    // Minting credentials changes nothing that matters if repeated, so it is retried like a read.
+    const { password } = await cloudflareCall(
+      { ...call("getting registry credentials"), permission: "Account > Containers > Edit" },
+      (client) =>
+        client.containers.registries.credentials.generate("registry.cloudflare.com", {
           account_id: inputs.accountId,
           expiration_minutes: 5,
           permissions: ["pull", "push"],
-        })
-      ).password;
-    } catch (error) {
-      throw fail(
-        `no registry credentials (${(error as { status?: number }).status ?? (error as Error).message})`,
-      );
-    }
+        }),
+    );
+    const registryCall = (doing: string) => ({
+      ...call(doing),
+      service: "Cloudflare's image registry",
+      host: new URL(registry).host,
+    });
     const headers = {
       Authorization: `Basic ${Buffer.from(`v1:${password}`).toString("base64")}`,
       Accept:
         "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
     };
-    const catalog = await fetch(`${registry}/v2/_catalog?tags=true`, { headers });
-    if (!catalog.ok) throw fail(`the registry's catalog answered ${catalog.status}`);
+    const catalog = await httpCall(
+      registryCall("listing the registry's tags"),
+      `${registry}/v2/_catalog?tags=true`,
+      { headers },
+      { expectJson: true },
+    );
     const { repositories } = (await catalog.json()) as { repositories?: Record<string, string[]> };
     const tags = repositories?.[repository] ?? repositories?.[`/${repository}`] ?? [];
     const { kept, remove } = this.plan(inputs, history, tags);
     const deleted: string[] = [];
     for (const tag of remove) {
-      const answer = await fetch(`${registry}/v2/${repository}/manifests/${tag}`, {
-        method: "DELETE",
-        headers,
-      });
-      if (!answer.ok && answer.status !== 404) throw fail(`deleting tag ${tag} answered ${answer.status}`);
+      // Deleting a tag is idempotent (a repeat answers 404, which counts as done), so it is retried.
+      await httpCall(
+        registryCall(`deleting tag ${tag}`),
+        `${registry}/v2/${repository}/manifests/${tag}`,
+        { method: "DELETE", headers },
+        { accept: [404] },
+      );
       deleted.push(tag);
     }
     return { ...inputs, kept, deleted };

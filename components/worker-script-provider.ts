@@ -10,11 +10,14 @@
  *                  wrangler does) and the account's workers.dev subdomain.
  *   delete         deletes the script (force: it has Durable Objects).
  *
- * An upload is not retried blindly: after a failure the provider reads the tag again, and an upload whose
- * migrations were applied counts as done. Serialized by the engine: the methods capture nothing, `require`
- * the SDK and read CLOUDFLARE_API_TOKEN (and CLOUDFLARE_API_BASE_URL, for tests) when called.
+ * Every call goes through the shared call policy (@spectral/provider-support): bounded in time, reads
+ * retried, the upload retried only when Cloudflare did not carry it out (429, a refused connection). After
+ * an upload whose answer was lost, the provider reads the tag again, and an upload whose migrations were
+ * applied counts as done. Serialized by the engine: the methods capture nothing, `require` the SDK and
+ * read CLOUDFLARE_API_TOKEN (and CLOUDFLARE_API_BASE_URL, for tests) when called.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import type { CallLimits, ServiceError } from "@spectral/provider-support";
 import type Cloudflare from "cloudflare";
 
 export interface DurableObjectMigration {
@@ -50,6 +53,8 @@ export interface WorkerScriptInputs {
   containerClass: string;
   /** Every migration the Worker has had, oldest first (append only). */
   migrations: DurableObjectMigration[];
+  /** Time bounds of each Cloudflare call (cloudflare.requestTimeoutSeconds, retryBudgetSeconds). */
+  callLimits?: CallLimits;
   [secretInput: `${typeof SECRET_INPUT_PREFIX}${string}`]: string;
 }
 
@@ -74,8 +79,12 @@ export interface MigrationsUpload {
 }
 
 export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
-  connect(): Cloudflare;
-  explain(error: unknown, doing: string): Error;
+  cloudflare<T>(
+    inputs: WorkerScriptInputs,
+    doing: string,
+    use: (client: Cloudflare) => Promise<T>,
+    write?: boolean,
+  ): Promise<T>;
   pendingMigrations(
     history: DurableObjectMigration[],
     deployedTag: string | undefined,
@@ -86,18 +95,23 @@ export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
 }
 
 export const workerScriptProvider: WorkerScriptProvider = {
-  connect() {
-    const { cloudflareClient } =
+  /** One Cloudflare call of this Worker's, under the shared policy; its errors never hold the token or a value. */
+  cloudflare(inputs, doing, use, write = false) {
+    const { cloudflareCall } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
-    // No automatic retries: a repeated upload is checked, not resent (see upload).
-    return cloudflareClient({ rights: "Workers Scripts edit", maxRetries: 0 });
-  },
-
-  /** Cloudflare's status, codes and messages, and what we were doing; never the token or a value. */
-  explain(error: unknown, doing: string) {
-    const { describeCloudflareError } =
-      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
-    return new Error(describeCloudflareError(error, doing));
+    return cloudflareCall(
+      {
+        resource: `WorkerScript ${inputs.scriptName}`,
+        doing,
+        write,
+        permission: "Account > Workers Scripts > Edit",
+        account: inputs.accountId,
+        limits: inputs.callLimits,
+        outcomeUnknown:
+          "Cloudflare may have taken the upload; the next pulumi up uploads it again, which is safe",
+      },
+      use,
+    );
   },
 
   /** Pure: the migrations after `deployedTag` (all of them for a Worker that has none yet), or null. */
@@ -157,14 +171,9 @@ export const workerScriptProvider: WorkerScriptProvider = {
   },
 
   async upload(inputs) {
-    const client = this.connect();
-    const where = `Worker ${inputs.scriptName}`;
-    let tag: string | undefined;
-    try {
-      tag = await this.deployedTag(client, inputs);
-    } catch (error) {
-      throw this.explain(error, `reading ${where}'s migration tag`);
-    }
+    const tag = await this.cloudflare(inputs, "reading the Worker's migration tag", (client) =>
+      this.deployedTag(client, inputs),
+    );
     const migrations = this.pendingMigrations(inputs.migrations, tag);
     // The multipart body wrangler sends: one JSON `metadata` part, and the module in a part named as
     // main_module says. The SDK's scripts.update cannot send it since v7 (it flattens metadata into
@@ -182,38 +191,44 @@ export const workerScriptProvider: WorkerScriptProvider = {
     );
     let migrationTag: string | null = tag ?? null;
     try {
-      const uploaded = (await client.put(
-        `/accounts/${inputs.accountId}/workers/scripts/${inputs.scriptName}`,
-        {
-          body: form,
-        },
+      const uploaded = (await this.cloudflare(
+        inputs,
+        "uploading the Worker",
+        (client) =>
+          client.put(`/accounts/${inputs.accountId}/workers/scripts/${inputs.scriptName}`, { body: form }),
+        true,
       )) as { result: { migration_tag?: string } };
       migrationTag = uploaded.result.migration_tag ?? migrations?.new_tag ?? migrationTag;
     } catch (error) {
       // A lost answer: if the tag moved to ours, Cloudflare applied this upload.
-      const now = await this.deployedTag(client, inputs).catch(() => undefined);
-      if (!migrations || now !== migrations.new_tag) throw this.explain(error, `uploading ${where}`);
+      if ((error as ServiceError).carriedOut !== "unknown" || !migrations) throw error;
+      const now = await this.cloudflare(
+        inputs,
+        "reading the Worker's migration tag after a lost answer",
+        (client) => this.deployedTag(client, inputs),
+      ).catch(() => undefined);
+      if (now !== migrations.new_tag) throw error;
       migrationTag = now;
     }
-    let namespaceId: string | undefined;
-    let subdomain: string;
-    try {
-      const settings = await client.workers.scripts.scriptAndVersionSettings.get(inputs.scriptName, {
-        account_id: inputs.accountId,
-      });
-      const binding = (settings.bindings ?? []).find(
-        (candidate) =>
-          candidate.type === "durable_object_namespace" &&
-          (candidate as { class_name?: string }).class_name === inputs.containerClass,
-      ) as { namespace_id?: string } | undefined;
-      namespaceId = binding?.namespace_id;
-      subdomain = (await client.workers.subdomains.get({ account_id: inputs.accountId })).subdomain;
-    } catch (error) {
-      throw this.explain(error, `reading ${where}'s settings after the upload`);
-    }
+    const { namespaceId, subdomain } = await this.cloudflare(
+      inputs,
+      "reading the Worker's settings after the upload",
+      async (client) => {
+        const settings = await client.workers.scripts.scriptAndVersionSettings.get(inputs.scriptName, {
+          account_id: inputs.accountId,
+        });
+        const binding = (settings.bindings ?? []).find(
+          (candidate) =>
+            candidate.type === "durable_object_namespace" &&
+            (candidate as { class_name?: string }).class_name === inputs.containerClass,
+        ) as { namespace_id?: string } | undefined;
+        const account = await client.workers.subdomains.get({ account_id: inputs.accountId });
+        return { namespaceId: binding?.namespace_id, subdomain: account.subdomain };
+      },
+    );
     if (!namespaceId) {
       throw new Error(
-        `${where} was uploaded, but its Durable Object binding for ${inputs.containerClass} has no namespace id: check that a migration creates the class (migrations history)`,
+        `WorkerScript ${inputs.scriptName} was uploaded, but its Durable Object binding for ${inputs.containerClass} has no namespace id: check that a migration creates the class (migrations history)`,
       );
     }
     return {
@@ -226,7 +241,8 @@ export const workerScriptProvider: WorkerScriptProvider = {
 
   async diff(_id: string, olds: WorkerScriptOutputs, news: WorkerScriptInputs) {
     const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter(
-      (key) => !["namespaceId", "migrationTag", "workersDevUrl"].includes(key),
+      // Outputs, and how calls are made (not what is deployed), change nothing at Cloudflare.
+      (key) => !["namespaceId", "migrationTag", "workersDevUrl", "callLimits"].includes(key),
     );
     const changed = keys.filter(
       (key) =>
@@ -247,11 +263,13 @@ export const workerScriptProvider: WorkerScriptProvider = {
   },
 
   async delete(id: string, olds: WorkerScriptOutputs) {
+    // DELETE is idempotent (a repeat answers 404, which counts as done), so it is retried like a read.
     try {
-      await this.connect().workers.scripts.delete(id, { account_id: olds.accountId, force: true });
+      await this.cloudflare(olds, "deleting the Worker", (client) =>
+        client.workers.scripts.delete(id, { account_id: olds.accountId, force: true }),
+      );
     } catch (error) {
-      if ((error as { status?: number }).status === 404) return;
-      throw this.explain(error, `deleting Worker ${id}`);
+      if ((error as ServiceError).status !== 404) throw error;
     }
   },
 };

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { CallLimits } from "@spectral/provider-support";
 import {
   type DurableObjectMigration,
   type ScriptBinding,
@@ -32,6 +33,8 @@ export interface WorkerScriptArgs {
   containerClass: pulumi.Input<string>;
   /** Every Durable Object migration, oldest first; only those after the Worker's tag are sent. */
   migrations: DurableObjectMigration[];
+  /** Time bounds of each Cloudflare call (defaults: 30 s a request, 60 s of retries). */
+  callLimits?: CallLimits;
 }
 
 /**

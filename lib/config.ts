@@ -340,6 +340,22 @@ export const SETTINGS = {
       "How long pulumi up waits for <url>/health to report the new generation and image before failing.",
     ),
   ),
+  "cloudflare.requestTimeoutSeconds": defaulted(
+    30,
+    setting(
+      INTEGER,
+      integerBetween(1, 300),
+      "How long one request to the Cloudflare API, its image registry or the Worker's /health may take before it counts as hung.",
+    ),
+  ),
+  "cloudflare.retryBudgetSeconds": defaulted(
+    60,
+    setting(
+      INTEGER,
+      integerBetween(0, 900),
+      "How long one call keeps retrying what Cloudflare did not carry out (a 429 or 503 with Retry-After, a 5xx or hang on a read); a longer Retry-After fails at once.",
+    ),
+  ),
   "cloudflare.imagesToKeep": defaulted(
     5,
     setting(

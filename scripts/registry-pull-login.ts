@@ -5,7 +5,6 @@
  * password. Credentials come from CLOUDFLARE_API_TOKEN, as for the program. Exit 2 for a bad argument.
  */
 import { appendFileSync } from "node:fs";
-import { cloudflareClient } from "../lib/cloudflare/client";
 import { DIGEST_REFERENCE, registryPullCredentials } from "../lib/cloudflare/registry";
 
 const PULL_MINUTES = 10;
@@ -19,7 +18,7 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const login = await registryPullCredentials(cloudflareClient(), account, PULL_MINUTES);
+  const login = await registryPullCredentials(account, PULL_MINUTES, "the SBOM's pull login");
   console.log(`::add-mask::${login.password}`);
   const lines = `server=${login.server}\nusername=${login.username}\npassword=${login.password}\n`;
   if (process.env.GITHUB_OUTPUT) appendFileSync(process.env.GITHUB_OUTPUT, lines);

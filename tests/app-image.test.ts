@@ -144,7 +144,10 @@ describe("update refusals", () => {
     const recorded = run({ CLOUDFLARE_API_TOKEN: "wrong-token-canary" });
     expect(recorded.status).not.toBe(0);
     expect(recorded.stderr).toContain(
-      "Cloudflare API 403 [code 10000: Authentication error] while getting push/pull credentials for registry.cloudflare.com/0000000000000000000000000000a1fa",
+      "AppImage spectral-alpha-app: getting push/pull credentials for registry.cloudflare.com/0000000000000000000000000000a1fa failed: the Cloudflare API at 127.0.0.1:",
+    );
+    expect(recorded.stderr).toContain(
+      "answered 403 (code 10000: Authentication error). Check that CLOUDFLARE_API_TOKEN holds a valid, unexpired API token with the permission Account > Containers > Edit",
     );
     expect(recorded.stderr).not.toContain("wrong-token-canary");
   });

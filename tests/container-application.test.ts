@@ -200,7 +200,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
   it("surfaces the containers API's nested error: a class that is not a container, an image not in the registry", async () => {
     fake.scripts.set("spectral-alpha", { containers: [] });
     await expect(create()).rejects.toThrow(
-      `Cloudflare API 400 [DURABLE_OBJECT_NOT_CONTAINER_ENABLED {"namespace_id":"${NAMESPACE}"}] while creating application spectral-alpha-app`,
+      `ContainerApplication spectral-alpha-app: creating the application failed: the Cloudflare API at ${new URL(fake.baseUrl).host} answered 400 (DURABLE_OBJECT_NOT_CONTAINER_ENABLED {"namespace_id":"${NAMESPACE}"}). Fix what the answer names, then run pulumi up again.`,
     );
     fake.scripts.set("spectral-alpha", { containers: [{ class_name: "SpectralApp" }] });
     const unknown = `registry.cloudflare.com/${ACCOUNT}/spectral-alpha-app@sha256:${"9".repeat(64)}`;

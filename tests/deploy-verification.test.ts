@@ -50,7 +50,7 @@ describe("DeployVerification provider", () => {
       `deploy not verified: ${inputs.url}/health served generation 6 of commit old0000 for 1s (cloudflare.verifyTimeoutSeconds), not generation 7 of commit abc1234. Check the Worker's logs`,
     );
     served = { status: 502, generation: "7", sha: "abc1234" };
-    await expect(provider.verify(inputs)).rejects.toThrow("served no healthy answer (502)");
+    await expect(provider.verify(inputs)).rejects.toThrow("served no healthy answer (last: answered 502)");
   });
 
   it("runs again only when the generation, the image, the commit or the URL changed", async () => {

@@ -253,7 +253,7 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
         OP_SERVICE_ACCOUNT_TOKEN: "ops_test-token",
       });
       expect(missing.error).toBe(
-        "1Password could not resolve database.deployUrlReference (op://spectral-alpha-deploy/gone/url): error resolving secret reference: the specified item could not be found; check that the deploy's service account can read that vault",
+        "1Password could not resolve database.deployUrlReference (op://spectral-alpha-deploy/gone/url): error resolving secret reference: the specified item could not be found; check that the deploy's service account can read that vault and that this machine reaches 1Password",
       );
       const wrongToken = await call(REFERENCE, { OP_SERVICE_ACCOUNT_TOKEN: "ops_wrong-token-canary" });
       expect(wrongToken.error).toContain("invalid service account token");

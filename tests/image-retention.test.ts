@@ -66,7 +66,7 @@ describe("ImageRetention provider (registry and Cloudflare API stand-ins)", () =
     process.env.SPECTRAL_REGISTRY_URL = other.url;
     try {
       await expect(provider.prune(inputs, [])).rejects.toThrow(
-        "the deploy succeeded, but pruning old images of acct/app failed: the registry's catalog answered 401; run pulumi up again to retry",
+        `ImageRetention acct/app: listing the registry's tags (the deploy itself succeeded; only pruning old images failed) failed: Cloudflare's image registry at ${new URL(other.url).host} answered 401.`,
       );
     } finally {
       process.env.SPECTRAL_REGISTRY_URL = registry.url;

@@ -160,7 +160,7 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
     const created = await call("create", [inputs]);
     expect(created.status).toBe(1);
     expect(created.error).toBe(
-      "Cloudflare API 400 [code 10021: Uncaught SyntaxError at index.js:1] while uploading Worker spectral-alpha",
+      `WorkerScript spectral-alpha: uploading the Worker failed: the Cloudflare API at ${new URL(fake.baseUrl).host} answered 400 (code 10021: Uncaught SyntaxError at index.js:1). Fix what the answer names, then run pulumi up again.`,
     );
     expect(created.error).not.toContain("sk_test");
   });

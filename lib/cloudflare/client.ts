@@ -1,19 +1,6 @@
 /**
- * The official Cloudflare SDK, configured from the environment, and Cloudflare's errors in operator terms.
- * The token is read from CLOUDFLARE_API_TOKEN when a call is about to be made, and never stored.
+ * Where the program's Cloudflare calls get their credentials: CLOUDFLARE_API_TOKEN (read when a call is
+ * about to be made, never stored) and, for tests, CLOUDFLARE_API_BASE_URL. The calls themselves go through
+ * @spectral/provider-support's call policy, as the providers' do.
  */
-
-import {
-  BASE_URL_VARIABLE,
-  describeCloudflareError,
-  cloudflareClient as sharedClient,
-  TOKEN_VARIABLE,
-} from "@spectral/provider-support";
-import type Cloudflare from "cloudflare";
-
-export { BASE_URL_VARIABLE, describeCloudflareError, TOKEN_VARIABLE };
-
-/** The program's client: its token needs the rights of every Cloudflare call the program makes. */
-export function cloudflareClient(environment: NodeJS.ProcessEnv = process.env): Cloudflare {
-  return sharedClient({ rights: "Workers Scripts and Containers edit", maxRetries: 2, environment });
-}
+export { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "@spectral/provider-support";
