@@ -89,7 +89,8 @@ function boundedFetch({ timeoutMs, expectJson = false }) {
       });
     } catch (error) {
       if (error instanceof ServiceFault) throw error;
-      if (own.signal.aborted) throw new ServiceFault("hung", { seconds: timeoutMs / 1000 });
+      // Tenths: a wait clipped to what is left of a deadline reads "0.7 s", not "0.744 s".
+      if (own.signal.aborted) throw new ServiceFault("hung", { seconds: Math.round(timeoutMs / 100) / 10 });
       if (init.signal?.aborted) throw error;
       throw connectionFault(error);
     } finally {

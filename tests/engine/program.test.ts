@@ -130,7 +130,7 @@ describe.skipIf(missing !== undefined)(
         message: "internal error",
       };
       await expect(up(base)).rejects.toThrow(
-        /Cloudflare API 500 \[code 10002: internal error\] while creating application/,
+        /ContainerApplication spectral-engine-app: creating the application failed: the Cloudflare API at 127\.0\.0\.1:\d+ answered 500 \(code 10002: internal error\); Cloudflare may have created it; the next pulumi up finds it by its namespace and adopts it\. Check this machine's network/,
       );
       expect(await scenario.generations()).toBe(before + 1);
       const retried = await up(base);
@@ -151,7 +151,7 @@ describe.skipIf(missing !== undefined)(
       scenario.fake.unpullableImages.add(imageReference("3"));
       const broken = { ...base, image: imageReference("3"), gitSha: gitShaOf(imageReference("3")) };
       await expect(up(broken)).rejects.toThrow(
-        /rollout of .*sha256:3{64} to application spectral-engine-app was reverted: failed to pull image .* instances' health: \{"instances":\{"active":1,"healthy":0,"failed":1/,
+        /ContainerApplication spectral-engine-app: the rollout of .*sha256:3{64} was reverted: failed to pull image .* instances' health: \{"instances":\{"active":1,"healthy":0,"failed":1/,
       );
       // The next up with the working image converges.
       const fixed = await up(base);

@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
+import type { CallLimits } from "@spectral/provider-support";
 import { ContainerApplication } from "../../components/container-application";
 import { containerWorkerScriptArgs } from "../../components/container-worker";
 import { DeployVerification } from "../../components/deploy-verification";
@@ -50,6 +51,12 @@ export interface EngineInputs {
   /** Where the Worker answers (workerd, in the tests). */
   url: string;
   verifyTimeoutSeconds: number;
+  /** cloudflare.rolloutTimeoutSeconds (60 when left out). */
+  rolloutTimeoutSeconds?: number;
+  /** cloudflare.requestTimeoutSeconds and retryBudgetSeconds (the providers' defaults when left out). */
+  callLimits?: CallLimits;
+  /** The deploy database's connect timeout (the provider's default when left out). */
+  connectTimeoutSeconds?: number;
 }
 
 /** Image `digit` of the test registry; its commit is the digit seven times. */
@@ -82,6 +89,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         .all([containerBindings, digestKey])
         .apply(([bindings, key]) => deploymentFingerprint(bindings, settings, key)),
       database: { url: pulumi.secret(inputs.databaseUrl) },
+      connectTimeoutSeconds: inputs.connectTimeoutSeconds,
     });
     const script = new WorkerScript(
       "app-worker-script",
@@ -98,6 +106,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         generation: generation.generation,
         gitSha: inputs.gitSha,
         repoRoot: REPO_ROOT,
+        callLimits: inputs.callLimits,
       }),
     );
     const container = new ContainerApplication("app-container", {
@@ -109,7 +118,8 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       maxInstances: inputs.maxInstances,
       rolloutStepPercentages: inputs.rolloutStepPercentages,
       rolloutGracePeriodSeconds: 30,
-      rolloutTimeoutSeconds: 60,
+      rolloutTimeoutSeconds: inputs.rolloutTimeoutSeconds ?? 60,
+      callLimits: inputs.callLimits,
     });
     const verification = new DeployVerification(
       "app-verification",
@@ -119,12 +129,19 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         gitSha: inputs.gitSha,
         image: inputs.image,
         timeoutSeconds: inputs.verifyTimeoutSeconds,
+        callLimits: inputs.callLimits,
       },
       { dependsOn: [script, container] },
     );
     const images = new ImageRetention(
       "app-images",
-      { accountId: ACCOUNT, repository: REPOSITORY, tag: inputs.gitSha, keep: 2 },
+      {
+        accountId: ACCOUNT,
+        repository: REPOSITORY,
+        tag: inputs.gitSha,
+        keep: 2,
+        callLimits: inputs.callLimits,
+      },
       { dependsOn: [verification] },
     );
     return {

@@ -1,6 +1,8 @@
 /**
  * Everything the engine program runs against, for the engine suite and the engine benchmarks: a throwaway
- * PostgreSQL cluster (or the suite's), the Cloudflare API stand-in, and an engine sandbox. Counters read
+ * PostgreSQL cluster (or the suite's), the Cloudflare API and registry stand-ins, and an engine sandbox.
+ * The providers reach the Cloudflare API, the registry and the Worker's /health through fault proxies
+ * (tests/support/fault-proxy.ts), which pass everything through until a test injects a fault. Counters read
  * what the stand-ins saw.
  */
 
@@ -12,6 +14,7 @@ import { type DockerProxy, startDockerProxy } from "../support/docker-proxy";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "../support/fake-cloudflare";
 import type { Upload } from "../support/fake-cloudflare-workers";
 import { type FakeRegistry, startFakeRegistry } from "../support/fake-registry";
+import { type FaultProxy, startFaultProxy } from "../support/fault-proxy";
 import { type Engine, imageTag } from "../support/image-builds";
 import { freeLoopbackPort, type TestDatabase, ThrowawayCluster } from "../support/postgres";
 import { removeWorkerdContainers } from "../support/worker-container-runtime";
@@ -33,6 +36,9 @@ export class EngineScenario {
   private engine: Engine | undefined;
   private proxy: DockerProxy | undefined;
 
+  /** In front of the Cloudflare API stand-in, the registry stand-in and workerd. */
+  readonly faults: { cloudflare: FaultProxy; registry: FaultProxy; health: FaultProxy };
+
   private constructor(
     readonly sandbox: EngineSandbox,
     readonly fake: FakeCloudflare,
@@ -42,7 +48,10 @@ export class EngineScenario {
     readonly workerdPort: number,
     private readonly admin: Client,
     private readonly cluster: ThrowawayCluster | undefined,
-  ) {}
+    faults: EngineScenario["faults"],
+  ) {
+    this.faults = faults;
+  }
 
   /**
    * Uses `database` when given (the suite's server), else starts a throwaway cluster. With `engine`, the
@@ -68,15 +77,21 @@ export class EngineScenario {
       "0000000",
       ...["1", "2", "3"].map((d) => d.repeat(7)),
     ]);
+    const workerdPort = await freeLoopbackPort();
     const scenario = new EngineScenario(
       new EngineSandbox(),
       fake,
       database,
       double,
       registry,
-      await freeLoopbackPort(),
+      workerdPort,
       admin,
       cluster,
+      {
+        cloudflare: await startFaultProxy(new URL(fake.baseUrl).origin),
+        registry: await startFaultProxy(registry.url),
+        health: await startFaultProxy(`http://127.0.0.1:${workerdPort}`),
+      },
     );
     if (engine) {
       removeWorkerdContainers(engine);
@@ -124,8 +139,9 @@ export class EngineScenario {
     });
   }
 
+  /** Where the Worker answers, as the deploy verification reaches it (through the /health fault proxy). */
   get url(): string {
-    return `http://127.0.0.1:${this.workerdPort}`;
+    return this.faults.health.url;
   }
 
   /** The first deploy's inputs. */
@@ -148,10 +164,10 @@ export class EngineScenario {
   stack(inputs: EngineInputs, name = "engine"): Promise<Stack> {
     return this.sandbox.inlineStack(name, engineProgram(inputs), {
       CLOUDFLARE_API_TOKEN: FAKE_TOKEN,
-      CLOUDFLARE_API_BASE_URL: this.fake.baseUrl,
+      CLOUDFLARE_API_BASE_URL: `${this.faults.cloudflare.url}/client/v4`,
       SPECTRAL_ROLLOUT_POLL_MS: "50",
       SPECTRAL_VERIFY_POLL_MS: "100",
-      SPECTRAL_REGISTRY_URL: this.registry.url,
+      SPECTRAL_REGISTRY_URL: this.faults.registry.url,
     });
   }
 
@@ -174,6 +190,7 @@ export class EngineScenario {
   }
 
   async close(): Promise<void> {
+    for (const proxy of Object.values(this.faults)) await proxy.close();
     await this.deploying.catch(() => undefined);
     await this.runtime?.stop();
     if (this.engine) removeWorkerdContainers(this.engine);
