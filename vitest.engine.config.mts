@@ -5,6 +5,9 @@ export default defineConfig({
   test: {
     pool: "forks",
     include: ["tests/engine/**/*.test.ts"],
+    // One file at a time: the fault suite measures seconds against 1-2 s limits, which a second engine
+    // suite competing for our two cores would blur.
+    fileParallelism: false,
     // Each engine run starts the CLI and a provider process per dynamic provider.
     testTimeout: 180_000,
     hookTimeout: 180_000,

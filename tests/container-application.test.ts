@@ -185,6 +185,47 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     expect(updated.rolloutId).toBe("rollout-1");
   });
 
+  it("never takes an earlier rollout of the same image for a lost one: image 2, then 1, then 2 with the POST failing", async () => {
+    const { outs } = await create();
+    const two = await update(outs, { image: NEW_IMAGE });
+    const one = await update(two, { image: IMAGE });
+    expect(fake.rollouts.map((rollout) => rollout.status)).toEqual(["completed", "completed"]);
+    // The POST fails before Cloudflare carries it out: no rollout starts, and none may be claimed.
+    fake.failNext = {
+      method: "POST",
+      pathPattern: /\/rollouts$/,
+      status: 500,
+      code: 10013,
+      message: "internal error",
+    };
+    await expect(update(one, { image: NEW_IMAGE })).rejects.toThrow(
+      /ContainerApplication spectral-alpha-app: starting a rollout of \S+2{64} failed: the Cloudflare API at 127\.0\.0\.1:\d+ answered 500 \(code 10013: internal error\); Cloudflare may have started it/,
+    );
+    expect(fake.rollouts).toHaveLength(2);
+    expect(fake.applications.get(outs.applicationId)?.configuration).toMatchObject({ image: IMAGE });
+  });
+
+  it("resumes an active rollout to the same image and instance type instead of starting a second one", async () => {
+    const { outs } = await create();
+    // An earlier run started this rollout and its wait failed: it is still pending at Cloudflare.
+    fake.failNext = {
+      method: "GET",
+      pathPattern: /\/rollouts\/[^/]+$/,
+      status: 403,
+      code: 10000,
+      message: "no",
+    };
+    await expect(update(outs, { image: NEW_IMAGE })).rejects.toThrow(
+      /watching rollout rollout-1 failed: .* Rollout rollout-1 goes on at Cloudflare: the next pulumi up watches it again instead of starting another\./,
+    );
+    const resumed = await update(outs, { image: NEW_IMAGE });
+    expect(resumed.rolloutId).toBe("rollout-1");
+    expect(fake.rollouts).toHaveLength(1);
+    expect(fake.rollouts[0].status).toBe("completed");
+    // A different target is not resumed: it gets its own rollout.
+    expect((await update(resumed, { image: IMAGE })).rolloutId).toBe("rollout-2");
+  });
+
   it("follows result_info.next_page_token to an application on the third page", async () => {
     fake.applicationsPerPage = 1;
     existingApplication("app-a", "a", "ns-a");

@@ -130,7 +130,8 @@ function statusFault(status, headers, details, bodyText = "") {
     status,
     retryAfterMs: wait,
     transient: status === 429 || status >= 500,
-    // A 429 is refused before processing; a 503 that says when to return was not processed either.
+    // A 429 refuses the request for its rate (RFC 6585 §4); a 503 means the server could not handle it, and
+    // one with Retry-After says when to send it again (RFC 9110 §15.6.4): neither was carried out.
     notCarriedOut: status === 429 || (status === 503 && wait !== undefined),
     words: html
       ? `answered ${status} with an HTML page where JSON was expected (a proxy or login page?)`
@@ -139,7 +140,8 @@ function statusFault(status, headers, details, bodyText = "") {
 }
 
 const FAULT_WORDS = {
-  hung: (detail) => `gave no answer within ${detail.seconds} s`,
+  hung: (detail) =>
+    detail.seconds === undefined ? "gave no answer in time" : `gave no answer within ${detail.seconds} s`,
   refused: () => "refused the connection (nothing is listening there)",
   unreachable: (detail) => `could not be reached (${detail.code})`,
   reset: (detail) => `dropped the connection before answering (${detail.code})`,
@@ -162,8 +164,7 @@ function faultOf(error) {
     }
   }
   // The SDK's own deadline (ours fires first; this is a fallback).
-  if (error?.name === "APIConnectionTimeoutError")
-    return { ...faultOf(new ServiceFault("hung", { seconds: "?" })) };
+  if (error?.name === "APIConnectionTimeoutError") return faultOf(new ServiceFault("hung"));
   if (typeof error?.status === "number") {
     const details = (error.errors ?? []).map(errorWords).join("; ");
     const text = String(error.message ?? "").replace(/^\d{3} /, "");

@@ -16,8 +16,10 @@ import { type EngineScenario, SECRET_VALUES } from "./scenario";
 /** Short limits, so hangs cost seconds: what the settings of the same names would hold. */
 export const FAULT_LIMITS: CallLimits = { requestTimeoutSeconds: 1, retryBudgetSeconds: 3 };
 const ROLLOUT_TIMEOUT = 2;
-const VERIFY_TIMEOUT = 6;
+const VERIFY_TIMEOUT = 8;
 const CONNECT_TIMEOUT = 2;
+/** Its own stack name: the generation rows it counts are its own, whatever else shares the database. */
+const STACK = "faults";
 const BUDGET = FAULT_LIMITS.requestTimeoutSeconds + FAULT_LIMITS.retryBudgetSeconds;
 
 const HOST = String.raw`127\.0\.0\.1:\d+`;
@@ -384,7 +386,7 @@ export class FaultMatrix {
     const port = (silent.address() as { port: number }).port;
     bench.silentDatabaseUrl = `postgres://deployer:${DEPLOYER_PASSWORD}@127.0.0.1:${port}/postgres`;
     const matrix = new FaultMatrix(bench, silent, held);
-    const first = await (await scenario.stack(matrix.inputs)).up();
+    const first = await (await scenario.stack(matrix.inputs, STACK)).up();
     if (first.summary.result !== "succeeded") throw new Error("the fault matrix's first deploy failed");
     return matrix;
   }
@@ -397,7 +399,7 @@ export class FaultMatrix {
     const next = { ...this.inputs, image: imageReference(digit), gitSha: gitShaOf(imageReference(digit)) };
     // An old tag, so every deploy has one to prune.
     scenario.registry.repositories.get(`${ACCOUNT}/${REPOSITORY}`)?.push("0000000");
-    const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
+    const before = { rows: await scenario.generations(STACK), rollouts: scenario.fake.rollouts.length };
     const proxies = Object.values(scenario.faults);
     const injectedBefore = proxies.map((proxy) => proxy.injected.length);
     const startedAt = Date.now();
@@ -406,7 +408,7 @@ export class FaultMatrix {
 
     let error: string | undefined;
     try {
-      await (await scenario.stack(fault.inputs ? fault.inputs(next, this.bench) : next)).up();
+      await (await scenario.stack(fault.inputs ? fault.inputs(next, this.bench) : next, STACK)).up();
     } catch (failure) {
       error = String((failure as Error).message);
     }
@@ -435,7 +437,7 @@ export class FaultMatrix {
 
     let converged = false;
     try {
-      const clean = await (await scenario.stack(next)).up();
+      const clean = await (await scenario.stack(next, STACK)).up();
       converged =
         clean.summary.result === "succeeded" &&
         clean.outputs.servingGeneration.value === clean.outputs.generation.value;
@@ -447,10 +449,10 @@ export class FaultMatrix {
       Math.max(0, scenario.fake.applications.size - 1) +
       Math.max(0, scenario.fake.scripts.size - 1) +
       Math.max(0, rollouts.length - 1) +
-      Math.abs((await scenario.generations()) - before.rows - 1);
+      Math.abs((await scenario.generations(STACK)) - before.rows - 1);
     if (duplicates > 0)
       problems.push(
-        `duplicates: ${scenario.fake.applications.size} applications, ${scenario.fake.scripts.size} Workers, ${rollouts.length} rollouts, ${(await scenario.generations()) - before.rows} generation rows`,
+        `duplicates: ${scenario.fake.applications.size} applications, ${scenario.fake.scripts.size} Workers, ${rollouts.length} rollouts, ${(await scenario.generations(STACK)) - before.rows} generation rows`,
       );
     const overrunSeconds =
       error === undefined ? 0 : Math.max(0, (endedAt - firstFaultAt) / 1000 - fault.limitSeconds);
