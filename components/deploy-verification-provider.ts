@@ -81,8 +81,12 @@ export const deployVerificationProvider: DeployVerificationProvider = {
       served.status === 200
         ? `generation ${served.generation ?? "(none)"} of commit ${served.gitSha ?? "(unknown)"}`
         : `no healthy answer (last: ${served.status})`;
+    // A 401 or 403 is something in front of the Worker, not the app.
+    const next = /^answered 40[13]$/.test(String(served.status))
+      ? `Check what guards ${inputs.url} (Cloudflare Access, WAF rules): the verification must reach /health unauthenticated`
+      : `Check the Worker's logs (the Durable Object restarts its container on a new generation), the container application's rollout of ${inputs.image}, and the app's own logs`;
     throw new Error(
-      `DeployVerification: deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not generation ${inputs.generation} of commit ${inputs.gitSha}. Check the Worker's logs (the Durable Object restarts its container on a new generation), the container application's rollout of ${inputs.image}, and the app's own logs; then run pulumi up again`,
+      `DeployVerification: deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not generation ${inputs.generation} of commit ${inputs.gitSha}. ${next}; then run pulumi up again`,
     );
   },
 

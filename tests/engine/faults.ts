@@ -311,6 +311,24 @@ export const FAULT_CASES: FaultCase[] = [
   },
   {
     provider: "DeployVerification",
+    what: "/health answers truncated JSON",
+    inject: on(health, "GET", /\/health$/, { kind: "truncated" }),
+    error: new RegExp(
+      `DeployVerification: deploy not verified: http://${HOST}/health served no healthy answer \\(last: answered JSON that was cut off or malformed\\)`,
+    ),
+    limitSeconds: VERIFY_TIMEOUT,
+  },
+  {
+    provider: "DeployVerification",
+    what: "/health is refused by an access rule (403)",
+    inject: on(health, "GET", /\/health$/, { kind: "status", status: 403 }),
+    error: new RegExp(
+      `DeployVerification: deploy not verified: http://${HOST}/health served no healthy answer \\(last: answered 403\\) for ${VERIFY_TIMEOUT}s \\(cloudflare\\.verifyTimeoutSeconds\\), not generation \\d+ of commit \\w+\\. Check what guards http://${HOST} \\(Cloudflare Access, WAF rules\\)`,
+    ),
+    limitSeconds: VERIFY_TIMEOUT,
+  },
+  {
+    provider: "DeployVerification",
     what: "two 503s from /health are polled through",
     inject: on(health, "GET", /\/health$/, { kind: "status", status: 503 }, 2),
     limitSeconds: VERIFY_TIMEOUT,
