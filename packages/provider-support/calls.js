@@ -196,8 +196,10 @@ function nextStep(call, fault) {
 function describeFailure(call, fault, { tries, startedAt, limits, waitTooLong }) {
   const spent = Math.round((Date.now() - startedAt) / 1000);
   const retried = tries > 1 ? ` (tried ${tries} times over ${spent} s)` : "";
+  const beyond =
+    fault.retryAfterMs > limits.retryBudgetSeconds * 1000 ? "longer than" : "beyond what was left of";
   const asked = waitTooLong
-    ? `; it asked to be retried after ${Math.round(fault.retryAfterMs / 1000)} s (Retry-After), longer than the retry budget of ${limits.retryBudgetSeconds} s (cloudflare.retryBudgetSeconds)`
+    ? `; it asked to be retried after ${Math.round(fault.retryAfterMs / 1000)} s (Retry-After), ${beyond} the retry budget of ${limits.retryBudgetSeconds} s (cloudflare.retryBudgetSeconds)`
     : "";
   const unknown =
     call.write && fault.transient && !fault.notCarriedOut && call.outcomeUnknown
@@ -263,14 +265,4 @@ function attemptWords(error) {
   return faultOf(error)?.words ?? String(error?.message ?? error);
 }
 
-module.exports = {
-  DEFAULT_LIMITS,
-  ServiceFault,
-  ServiceError,
-  boundedFetch,
-  callService,
-  httpCall,
-  attemptWords,
-  errorWords,
-  retryAfterMs,
-};
+module.exports = { DEFAULT_LIMITS, ServiceError, boundedFetch, callService, httpCall, attemptWords };
