@@ -56,7 +56,7 @@ export const imageRetentionProvider: ImageRetentionProvider = {
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     const registry = process.env.SPECTRAL_REGISTRY_URL || "https://registry.cloudflare.com";
     const repository = `${inputs.accountId}/${inputs.repository}`;
-    const call = (doing: string): ServiceCall => ({
+    const call = (doing: string): ServiceCall & { permission: string } => ({
       resource: `ImageRetention ${repository}`,
       // The prune runs after the deploy was verified: its failure must not read as a failed deploy.
       doing: `${doing} (the deploy itself succeeded; only pruning old images failed)`,
@@ -65,14 +65,12 @@ export const imageRetentionProvider: ImageRetentionProvider = {
       limits: inputs.callLimits,
     });
     // Minting credentials changes nothing that matters if repeated, so it is retried like a read.
-    const { password } = await cloudflareCall(
-      { ...call("getting registry credentials"), permission: "Account > Containers > Edit" },
-      (client) =>
-        client.containers.registries.credentials.generate("registry.cloudflare.com", {
-          account_id: inputs.accountId,
-          expiration_minutes: 5,
-          permissions: ["pull", "push"],
-        }),
+    const { password } = await cloudflareCall(call("getting registry credentials"), (client) =>
+      client.containers.registries.credentials.generate("registry.cloudflare.com", {
+        account_id: inputs.accountId,
+        expiration_minutes: 5,
+        permissions: ["pull", "push"],
+      }),
     );
     const registryCall = (doing: string) => ({
       ...call(doing),
