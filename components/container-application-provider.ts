@@ -168,7 +168,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
 
   async rollouts(applicationId, inputs, doing) {
     const listed = (await this.cloudflare(inputs, { doing }, (client) =>
-      client.get(`/accounts/${inputs.accountId}/containers/applications/${applicationId}/rollouts`),
+      client.get(`${base(inputs)}/${applicationId}/rollouts`),
     )) as { result: Rollout[] };
     return listed.result ?? [];
   },

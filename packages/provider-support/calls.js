@@ -36,9 +36,17 @@ class ServiceError extends Error {
     this.kind = fault.kind;
     this.status = fault.status;
     /** "no" when the service did not carry the request out; "unknown" when it may have. */
-    this.carriedOut = fault.notCarriedOut ? "no" : fault.transient ? "unknown" : "no";
+    this.carriedOut = mayHaveBeenCarriedOut(fault) ? "unknown" : "no";
   }
 }
+
+/** A transient fault the service does not say it refused: the request may have been carried out. */
+function mayHaveBeenCarriedOut(fault) {
+  return fault.transient && !fault.notCarriedOut;
+}
+
+/** An answer that starts like an HTML page: a proxy's, a captive portal's or a login page. */
+const looksLikeHtml = (text) => /^\s*</.test(text);
 
 function codeOf(error) {
   for (let cause = error; cause; cause = cause.cause) if (typeof cause.code === "string") return cause.code;
@@ -58,7 +66,7 @@ function checkJson(response, body) {
   const type = response.headers.get("content-type") ?? "";
   const text = body.toString("utf8");
   if (!/json/i.test(type)) {
-    throw new ServiceFault(/^\s*</.test(text) ? "html" : "not-json", { contentType: type || "no type" });
+    throw new ServiceFault(looksLikeHtml(text) ? "html" : "not-json", { contentType: type || "no type" });
   }
   try {
     JSON.parse(text);
@@ -124,7 +132,7 @@ function errorWords({ code, message }) {
 /** An HTTP status as a fault: transient or not, and whether the service says it did nothing. */
 function statusFault(status, headers, details, bodyText = "") {
   const wait = retryAfterMs(headers);
-  const html = !details && /^\s*</.test(bodyText);
+  const html = !details && looksLikeHtml(bodyText);
   return {
     kind: "status",
     status,
@@ -202,9 +210,7 @@ function describeFailure(call, fault, { tries, startedAt, limits, waitTooLong })
     ? `; it asked to be retried after ${Math.round(fault.retryAfterMs / 1000)} s (Retry-After), ${beyond} the retry budget of ${limits.retryBudgetSeconds} s (cloudflare.retryBudgetSeconds)`
     : "";
   const unknown =
-    call.write && fault.transient && !fault.notCarriedOut && call.outcomeUnknown
-      ? `; ${call.outcomeUnknown}`
-      : "";
+    call.write && mayHaveBeenCarriedOut(fault) && call.outcomeUnknown ? `; ${call.outcomeUnknown}` : "";
   return `${call.resource}: ${call.doing} failed: ${call.service} at ${call.host} ${fault.words}${retried}${asked}${unknown}. ${nextStep(call, fault)}.`;
 }
 

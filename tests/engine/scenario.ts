@@ -36,9 +36,6 @@ export class EngineScenario {
   private engine: Engine | undefined;
   private proxy: DockerProxy | undefined;
 
-  /** In front of the Cloudflare API stand-in, the registry stand-in and workerd. */
-  readonly faults: { cloudflare: FaultProxy; registry: FaultProxy; health: FaultProxy };
-
   private constructor(
     readonly sandbox: EngineSandbox,
     readonly fake: FakeCloudflare,
@@ -48,10 +45,9 @@ export class EngineScenario {
     readonly workerdPort: number,
     private readonly admin: Client,
     private readonly cluster: ThrowawayCluster | undefined,
-    faults: EngineScenario["faults"],
-  ) {
-    this.faults = faults;
-  }
+    /** In front of the Cloudflare API stand-in, the registry stand-in and workerd. */
+    readonly faults: { cloudflare: FaultProxy; registry: FaultProxy; health: FaultProxy },
+  ) {}
 
   /**
    * Uses `database` when given (the suite's server), else starts a throwaway cluster. With `engine`, the
