@@ -95,6 +95,7 @@ export = async () => {
     accountId: config["cloudflare.accountId"],
     name: config["cloudflare.containerName"],
     namespaceId: worker.namespaceId,
+    namespaceOwner: worker.namespaceOwner,
     image: image.digestReference,
     instanceType: config["cloudflare.instanceType"],
     maxInstances: config["cloudflare.maxInstances"],

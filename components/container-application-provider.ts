@@ -4,15 +4,23 @@
  *
  *   create  adopts the application bound to the Worker's Durable Object namespace, whatever its name (one
  *           application per namespace; wrangler names it `<worker>-<class>`), or POSTs a new one. An
- *           application of our name bound to another namespace is an error.
+ *           application of our name bound to another namespace is an error. `name` only names a new
+ *           application: Cloudflare cannot rename one (PATCH takes no name: the SDK's ApplicationEditParams).
  *   update  reads the application, PATCHes what changed among the fields PATCH takes, and starts a rolling
  *           rollout only when the configuration (image, instance type) differs, as wrangler does. An
- *           env-only change (a new generation) is the Durable Object's cutover, not a rollout.
+ *           env-only change (a new generation) is the Durable Object's cutover, not a rollout. An
+ *           application deleted outside this program is created again.
+ *   read    (pulumi refresh) reads the live image, instance type, max instances, grace period and
+ *           namespace; a deleted application reads as gone, so the next `up` creates it again.
  *   both    wait for a started rollout to complete, within rolloutTimeoutSeconds even when a poll hangs;
  *           a reverted one fails `pulumi up` with Cloudflare's reason and the instances' health. A rollout
  *           still active with the same target (an earlier run's, whose wait failed) is resumed, never
  *           started twice.
- *   delete  DELETEs the application.
+ *   delete  DELETEs the application, unless a resource of the running program now holds it (a rename in
+ *           code without an alias).
+ *   diff    compares what is deployed, never `__provider` (this file's code) or `callLimits`. A namespace
+ *           still unknown (a preview while the Worker updates) is decided by its owner, the Worker and
+ *           class, which the preview knows: a preview shows what the up does.
  *
  * Every call goes through the shared call policy (@spectral/provider-support): bounded in time, reads
  * retried, and a create or rollout POST retried only when Cloudflare did not carry it out. After one whose
@@ -29,6 +37,8 @@ export interface ContainerApplicationInputs {
   name: string;
   /** The Durable Object namespace of the Worker's container class, from the Worker's upload. */
   namespaceId: string;
+  /** Whose namespace that is, `<worker>/<class>`: known in a preview, where namespaceId may not be. */
+  namespaceOwner: string;
   /** The image by digest: registry.cloudflare.com/<account>/<name>@sha256:... */
   image: string;
   instanceType: "lite" | "basic" | "standard-1" | "standard-2" | "standard-3" | "standard-4";
@@ -47,8 +57,20 @@ export interface ContainerApplicationOutputs extends ContainerApplicationInputs 
   applicationId: string;
   /** The rollout the last change started, if any. */
   rolloutId: string | null;
+  /** Found under another name: made outside this program (wrangler names it `<worker>-<class>`). */
   adopted: boolean;
+  /** Which provider wrote the state (see APPLICATION_STATE_VERSION). */
+  stateVersion?: number;
 }
+
+/**
+ * The state this provider writes. State from an older provider (no `read`, pulumi/pulumi#16826: refresh and
+ * delete run the provider code stored with it) is rewritten once by an update that only reads.
+ */
+export const APPLICATION_STATE_VERSION = 2;
+
+/** Outputs, how calls are made, and the name (used only to create one): not what a diff compares. */
+const NOT_DEPLOYED = ["applicationId", "rolloutId", "adopted", "stateVersion", "callLimits", "name"];
 
 interface LiveApplication {
   id: string;
@@ -84,6 +106,12 @@ export interface ContainerApplicationProvider extends pulumi.dynamic.ResourcePro
   reconcile(live: LiveApplication, inputs: ContainerApplicationInputs): Promise<string | null>;
   rollOut(applicationId: string, inputs: ContainerApplicationInputs): Promise<string>;
   waitForRollout(applicationId: string, rolloutId: string, inputs: ContainerApplicationInputs): Promise<void>;
+  objectKey(inputs: { accountId: string }, applicationId: string): string;
+  live(
+    applicationId: string,
+    inputs: ContainerApplicationInputs,
+    doing: string,
+  ): Promise<LiveApplication | undefined>;
 }
 
 const base = (inputs: { accountId: string }) => `/accounts/${inputs.accountId}/containers/applications`;
@@ -126,7 +154,6 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
   /** Pure: the PATCH body for what differs among the fields PATCH takes (empty when nothing does). */
   patchFor(live, inputs) {
     const wanted = {
-      name: inputs.name,
       max_instances: inputs.maxInstances,
       rollout_active_grace_period: inputs.rolloutGracePeriodSeconds,
     };
@@ -273,24 +300,80 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
     );
   },
 
-  async diff(_id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
-    // How calls are made (callLimits) is not what is deployed: it changes nothing at Cloudflare.
-    const keys = (Object.keys(news) as (keyof ContainerApplicationInputs)[]).filter(
-      (key) => key !== "callLimits",
+  objectKey(inputs, applicationId) {
+    return `application ${inputs.accountId}/${applicationId}`;
+  },
+
+  /** The application, or undefined when Cloudflare answers 404 (deleted outside this program). */
+  async live(applicationId, inputs, doing) {
+    try {
+      return (
+        (await this.cloudflare(inputs, { doing }, (client) =>
+          client.get(`${base(inputs)}/${applicationId}`),
+        )) as {
+          result: LiveApplication;
+        }
+      ).result;
+    } catch (error) {
+      if ((error as ServiceError).status === 404) return undefined;
+      throw error;
+    }
+  },
+
+  async diff(id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
+    const { changedInputs, declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const { changed } = changedInputs(olds, news, NOT_DEPLOYED);
+    // A new namespace is a new Worker class: its application is another one (one per namespace). State
+    // written before namespaceOwner existed gains it without a replace.
+    const replaces = changed.filter(
+      (key) =>
+        key === "accountId" ||
+        key === "namespaceId" ||
+        (key === "namespaceOwner" && olds.namespaceOwner !== undefined),
     );
-    const changed = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
-    // A new namespace is a new Worker class: its application is another one (one per namespace).
-    const replaces = changed.filter((key) => key === "accountId" || key === "namespaceId");
-    return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
+    if (replaces.length === 0) declareObject(this.objectKey(olds, olds.applicationId ?? id));
+    const stale = olds.stateVersion !== APPLICATION_STATE_VERSION;
+    // Both would carry the same name, which Cloudflare keeps unique: the old one goes first.
+    return { changes: changed.length > 0 || stale, replaces, deleteBeforeReplace: true };
+  },
+
+  async read(id: string, props: ContainerApplicationOutputs) {
+    const applicationId = props.applicationId ?? id;
+    const live = await this.live(applicationId, props, "reading the application");
+    // Deleted outside this program: an empty id drops it from the state, and the next up creates it.
+    if (!live) return { id: "", props: {} };
+    return {
+      id,
+      props: {
+        ...props,
+        applicationId,
+        image: live.configuration?.image ?? "",
+        instanceType: (live.configuration?.instance_type ?? "") as ContainerApplicationInputs["instanceType"],
+        maxInstances: live.max_instances ?? 0,
+        rolloutGracePeriodSeconds: live.rollout_active_grace_period ?? 0,
+        namespaceId: live.durable_objects?.namespace_id ?? "",
+        stateVersion: APPLICATION_STATE_VERSION,
+      },
+    };
   },
 
   async create(inputs: ContainerApplicationInputs) {
-    const outputs = (applicationId: string, rolloutId: string | null, adopted: boolean) => ({
-      id: applicationId,
-      outs: { ...inputs, applicationId, rolloutId, adopted } satisfies ContainerApplicationOutputs,
-    });
+    const { declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const outputs = (live: LiveApplication, rolloutId: string | null) => {
+      declareObject(this.objectKey(inputs, live.id));
+      const outs: ContainerApplicationOutputs = {
+        ...inputs,
+        applicationId: live.id,
+        rolloutId,
+        adopted: live.name !== undefined && live.name !== inputs.name,
+        stateVersion: APPLICATION_STATE_VERSION,
+      };
+      return { id: live.id, outs };
+    };
     const bound = await this.findBound(inputs);
-    if (bound) return outputs(bound.id, await this.reconcile(bound, inputs), true);
+    if (bound) return outputs(bound, await this.reconcile(bound, inputs));
     try {
       const created = (await this.cloudflare(
         inputs,
@@ -313,31 +396,45 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
             },
           }),
       )) as { result: LiveApplication };
-      return outputs(created.result.id, null, false);
+      return outputs(created.result, null);
     } catch (error) {
       if ((error as ServiceError).carriedOut !== "unknown") throw error;
       // A lost answer: if the namespace now has an application, the create happened.
       const after = await this.findBound(inputs).catch(() => undefined);
-      if (after) return outputs(after.id, await this.reconcile(after, inputs), false);
+      if (after) return outputs(after, await this.reconcile(after, inputs));
       throw error;
     }
   },
 
   async update(id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
-    const live = (
-      (await this.cloudflare(news, { doing: "reading the application" }, (client) =>
-        client.get(`${base(news)}/${id}`),
-      )) as { result: LiveApplication }
-    ).result;
+    const { declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const applicationId = olds.applicationId ?? id;
+    const live = await this.live(applicationId, news, "reading the application");
+    // Deleted outside this program (and not refreshed away): create it again, never report success.
+    if (!live) return { outs: (await this.create(news)).outs };
+    declareObject(this.objectKey(news, applicationId));
     const rolloutId = await this.reconcile(live, news);
-    return { outs: { ...news, applicationId: id, rolloutId, adopted: olds.adopted } };
+    const outs: ContainerApplicationOutputs = {
+      ...news,
+      applicationId,
+      rolloutId,
+      adopted: olds.adopted,
+      stateVersion: APPLICATION_STATE_VERSION,
+    };
+    return { outs };
   },
 
   async delete(id: string, olds: ContainerApplicationOutputs) {
+    const { declaredByProgram } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const applicationId = olds.applicationId ?? id;
+    // Renamed in code without an alias: the new resource adopted this same application in this run.
+    if (declaredByProgram(this.objectKey(olds, applicationId))) return;
     // DELETE is idempotent (a repeat answers 404, which counts as done), so it is retried like a read.
     try {
       await this.cloudflare(olds, { doing: "deleting the application" }, (client) =>
-        client.delete(`${base(olds)}/${id}`),
+        client.delete(`${base(olds)}/${applicationId}`),
       );
     } catch (error) {
       if ((error as ServiceError).status !== 404) throw error;

@@ -59,6 +59,8 @@ export interface ContainerWorkerArgs {
 export class ContainerWorker extends pulumi.ComponentResource {
   /** The Durable Object namespace of the container class: the container application binds to it. */
   public readonly namespaceId: pulumi.Output<string>;
+  /** Whose namespace that is, `<worker>/<class>`: known before the upload, so previews can use it. */
+  public readonly namespaceOwner: string;
   /** Where the API answers: the custom domain if set, else workers.dev. */
   public readonly url: pulumi.Output<string>;
 
@@ -72,10 +74,15 @@ export class ContainerWorker extends pulumi.ComponentResource {
       { parent: this, dependsOn: [script] },
     );
     this.namespaceId = script.namespaceId;
+    this.namespaceOwner = `${args.workerName}/${CONTAINER_CLASS}`;
     this.url = args.customDomain
       ? pulumi.output(`https://${args.customDomain}`)
       : pulumi.all([script.workersDevUrl, ...routes.map((route) => route.urn)]).apply(([url]) => url);
-    this.registerOutputs({ namespaceId: this.namespaceId, url: this.url });
+    this.registerOutputs({
+      namespaceId: this.namespaceId,
+      namespaceOwner: this.namespaceOwner,
+      url: this.url,
+    });
   }
 
   private uploadScript(name: string, args: ContainerWorkerArgs): WorkerScript {

@@ -37,7 +37,7 @@ export interface ImageRetentionOutputs extends ImageRetentionInputs {
 
 export interface ImageRetentionProvider extends pulumi.dynamic.ResourceProvider {
   plan(inputs: ImageRetentionInputs, history: string[], tags: string[]): { kept: string[]; remove: string[] };
-  prune(inputs: ImageRetentionInputs, history: string[]): Promise<ImageRetentionOutputs>;
+  prune(inputs: ImageRetentionInputs, history: string[], retire?: boolean): Promise<ImageRetentionOutputs>;
 }
 
 export const imageRetentionProvider: ImageRetentionProvider = {
@@ -51,7 +51,8 @@ export const imageRetentionProvider: ImageRetentionProvider = {
     return { kept, remove };
   },
 
-  async prune(inputs, history) {
+  /** With `retire`, the repository is no longer deployed: every tag of `history` goes, nothing is kept. */
+  async prune(inputs, history, retire = false) {
     const { cloudflareCall, httpCall } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
     const registry = process.env.SPECTRAL_REGISTRY_URL || "https://registry.cloudflare.com";
@@ -90,7 +91,9 @@ export const imageRetentionProvider: ImageRetentionProvider = {
     );
     const { repositories } = (await catalog.json()) as { repositories?: Record<string, string[]> };
     const tags = repositories?.[repository] ?? repositories?.[`/${repository}`] ?? [];
-    const { kept, remove } = this.plan(inputs, history, tags);
+    const { kept, remove } = retire
+      ? { kept: [], remove: tags.filter((tag) => history.includes(tag)) }
+      : this.plan(inputs, history, tags);
     const deleted: string[] = [];
     for (const tag of remove) {
       // Deleting a tag is idempotent (a repeat answers 404, which counts as done), so it is retried.
@@ -117,7 +120,12 @@ export const imageRetentionProvider: ImageRetentionProvider = {
   },
 
   async update(_id: string, olds: ImageRetentionOutputs, news: ImageRetentionInputs) {
-    return { outs: await this.prune(news, olds.kept ?? []) };
+    const moved = olds.accountId !== news.accountId || olds.repository !== news.repository;
+    if (!moved) return { outs: await this.prune(news, olds.kept ?? []) };
+    // A renamed repository starts its own history; the images this program deployed from the old one go,
+    // now that the deploy from the new one is verified.
+    await this.prune(olds, olds.kept ?? [], true);
+    return { outs: await this.prune(news, []) };
   },
 
   async delete() {

@@ -8,7 +8,13 @@
  *                  `containers` and only the migrations after that tag (`old_tag` checked by Cloudflare),
  *                  then reads the Durable Object namespace id off the uploaded script's binding (as
  *                  wrangler does) and the account's workers.dev subdomain.
- *   delete         deletes the script (force: it has Durable Objects).
+ *   read           (pulumi refresh) reads the Worker's bindings and compatibility settings; a deleted Worker
+ *                  reads as gone, so the next `up` uploads it again. Its `containers` are not readable through
+ *                  the API (script settings carry no such field) and stay as declared.
+ *   delete         deletes the script (force: it has Durable Objects), unless a resource of the running
+ *                  program now holds the same Worker (a rename in code without an alias).
+ *   diff           compares what is deployed, never `__provider` (this file's code) or `callLimits`; a new
+ *                  name or account is a new Worker, created before the old one is deleted.
  *
  * Every call goes through the shared call policy (@spectral/provider-support): bounded in time, reads
  * retried, the upload retried only when Cloudflare did not carry it out (429, a refused connection). After
@@ -59,12 +65,32 @@ export interface WorkerScriptInputs {
 }
 
 export interface WorkerScriptOutputs extends WorkerScriptInputs {
+  /** Which provider wrote the state (see STATE_VERSION). */
+  stateVersion?: number;
   /** The namespace Cloudflare assigned to the container class: the container application binds to it. */
   namespaceId: string;
   /** The Worker's migration tag after the upload. */
   migrationTag: string | null;
   /** https://<script>.<account subdomain>.workers.dev */
   workersDevUrl: string;
+}
+
+/**
+ * The state this provider writes. State from an older provider (no `read`, pulumi/pulumi#16826: refresh and
+ * delete run the provider code stored with it) is rewritten once by an update that calls nothing.
+ */
+export const WORKER_STATE_VERSION = 2;
+
+/** Outputs, and how calls are made: they change nothing at Cloudflare. */
+const NOT_DEPLOYED = ["namespaceId", "migrationTag", "workersDevUrl", "callLimits", "stateVersion"];
+
+/** A binding as the Worker's settings report it. */
+export interface LiveBinding {
+  type: string;
+  name: string;
+  text?: string;
+  class_name?: string;
+  namespace_id?: string;
 }
 
 /** Cloudflare's migrations object: `{ old_tag?, new_tag, steps }`, steps in snake case. */
@@ -92,6 +118,8 @@ export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
   metadata(inputs: WorkerScriptInputs, migrations: MigrationsUpload | null): Record<string, unknown>;
   deployedTag(client: Cloudflare, inputs: WorkerScriptInputs): Promise<string | undefined>;
   upload(inputs: WorkerScriptInputs): Promise<WorkerScriptOutputs>;
+  bindingsOf(live: LiveBinding[], declared: ScriptBinding[]): ScriptBinding[];
+  objectKey(inputs: { accountId: string; scriptName: string }): string;
 }
 
 export const workerScriptProvider: WorkerScriptProvider = {
@@ -239,30 +267,99 @@ export const workerScriptProvider: WorkerScriptProvider = {
     };
   },
 
+  /** Pure: live bindings in our shape, in the declared order; a secret keeps its digest (values are unreadable). */
+  bindingsOf(live, declared) {
+    const order = (name: string) => {
+      const index = declared.findIndex((binding) => binding.name === name);
+      return index === -1 ? declared.length : index;
+    };
+    return [...live]
+      .sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name))
+      .map((binding): ScriptBinding => {
+        if (binding.type === "durable_object_namespace")
+          return { type: binding.type, name: binding.name, className: binding.class_name ?? "" };
+        if (binding.type === "plain_text")
+          return { type: binding.type, name: binding.name, text: binding.text ?? "" };
+        const ours = declared.find((each) => each.name === binding.name && each.type === binding.type);
+        if (binding.type === "secret_text") return ours ?? { type: binding.type, name: binding.name };
+        // A binding of a type this program never declares (a KV namespace, say): drift the next up removes.
+        return binding as unknown as ScriptBinding;
+      });
+  },
+
+  objectKey(inputs) {
+    return `worker ${inputs.accountId}/${inputs.scriptName}`;
+  },
+
   async diff(_id: string, olds: WorkerScriptOutputs, news: WorkerScriptInputs) {
-    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter(
-      // Outputs, and how calls are made (not what is deployed), change nothing at Cloudflare.
-      (key) => !["namespaceId", "migrationTag", "workersDevUrl", "callLimits"].includes(key),
-    );
-    const changed = keys.filter(
-      (key) =>
-        JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !==
-        JSON.stringify((news as unknown as Record<string, unknown>)[key]),
-    );
+    const { changedInputs, declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    const { changed } = changedInputs(olds, news, NOT_DEPLOYED);
     const replaces = changed.filter((key) => key === "accountId" || key === "scriptName");
-    return { changes: changed.length > 0, replaces, deleteBeforeReplace: true };
+    if (replaces.length === 0) declareObject(this.objectKey(olds));
+    // State an older provider wrote is rewritten once, with no upload (see update).
+    const stale = olds.stateVersion !== WORKER_STATE_VERSION;
+    // A new name or account is another Worker: both can exist, so the old one goes after the new one is up.
+    return { changes: changed.length > 0 || stale, replaces, deleteBeforeReplace: false };
+  },
+
+  async read(id: string, props: WorkerScriptOutputs) {
+    try {
+      const settings = await this.cloudflare(props, "reading the Worker's settings", (client) =>
+        client.workers.scripts.scriptAndVersionSettings.get(props.scriptName, {
+          account_id: props.accountId,
+        }),
+      );
+      const live = (settings.bindings ?? []) as unknown as LiveBinding[];
+      const namespace = live.find(
+        (binding) =>
+          binding.type === "durable_object_namespace" && binding.class_name === props.containerClass,
+      );
+      return {
+        id,
+        props: {
+          ...props,
+          bindings: this.bindingsOf(live, props.bindings),
+          compatibilityDate: settings.compatibility_date ?? "",
+          compatibilityFlags: settings.compatibility_flags ?? [],
+          namespaceId: namespace?.namespace_id ?? "",
+          stateVersion: WORKER_STATE_VERSION,
+        },
+      };
+    } catch (error) {
+      // Deleted outside this program: an empty id drops it from the state, and the next up uploads it.
+      if ((error as ServiceError).status === 404) return { id: "", props: {} };
+      throw error;
+    }
   },
 
   async create(inputs: WorkerScriptInputs) {
+    const { declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    declareObject(this.objectKey(inputs));
     const outs = await this.upload(inputs);
-    return { id: inputs.scriptName, outs };
+    return { id: inputs.scriptName, outs: { ...outs, stateVersion: WORKER_STATE_VERSION } };
   },
 
-  async update(_id: string, _olds: WorkerScriptOutputs, news: WorkerScriptInputs) {
-    return { outs: await this.upload(news) };
+  async update(_id: string, olds: WorkerScriptOutputs, news: WorkerScriptInputs) {
+    const { changedInputs, declareObject } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    declareObject(this.objectKey(news));
+    // Only the state changed (an older provider wrote it): keep what is deployed, upload nothing.
+    if (changedInputs(olds, news, NOT_DEPLOYED).changed.length === 0) {
+      const { namespaceId, migrationTag, workersDevUrl } = olds;
+      return {
+        outs: { ...news, namespaceId, migrationTag, workersDevUrl, stateVersion: WORKER_STATE_VERSION },
+      };
+    }
+    return { outs: { ...(await this.upload(news)), stateVersion: WORKER_STATE_VERSION } };
   },
 
   async delete(id: string, olds: WorkerScriptOutputs) {
+    const { declaredByProgram } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    // Renamed in code without an alias: the new resource uploaded this same Worker in this run.
+    if (declaredByProgram(this.objectKey(olds))) return;
     // DELETE is idempotent (a repeat answers 404, which counts as done), so it is retried like a read.
     try {
       await this.cloudflare(olds, "deleting the Worker", (client) =>

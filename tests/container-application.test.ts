@@ -1,6 +1,7 @@
 // ContainerApplication's provider against the Cloudflare API stand-in's Containers area
 // (tests/support/fake-cloudflare-containers.ts): each rule the stand-in enforces, and the program meeting it.
 import { readFileSync } from "node:fs";
+import { forgetDeclaredObjects, UNKNOWN } from "@spectral/provider-support";
 import Cloudflare from "cloudflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -20,6 +21,7 @@ const inputs: ContainerApplicationInputs = {
   accountId: ACCOUNT,
   name: "spectral-alpha-app",
   namespaceId: NAMESPACE,
+  namespaceOwner: "spectral-alpha/SpectralApp",
   image: IMAGE,
   instanceType: "standard-1",
   maxInstances: 3,
@@ -43,6 +45,8 @@ afterAll(async () => {
   process.env = saved;
 });
 beforeEach(() => {
+  // Each test is a run of its own: one provider host serves one run.
+  forgetDeclaredObjects();
   fake.requests.length = 0;
   fake.rollouts.length = 0;
   fake.applications.clear();
@@ -107,12 +111,13 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     expect(outs).toMatchObject({ rolloutId: null, adopted: false });
   });
 
-  it("adopts the application bound to the namespace whatever its name (wrangler's <worker>-<class>), and rolls out only a different image", async () => {
+  it("adopts the application bound to the namespace whatever its name (wrangler's <worker>-<class>), keeps that name, and rolls out only a different image", async () => {
     existingApplication("app-wrangler", "spectral-alpha-spectralapp", NAMESPACE);
     const { id, outs } = await create();
     expect(id).toBe("app-wrangler");
+    // No name in the PATCH: Cloudflare cannot rename an application (ApplicationEditParams has no name).
     expect(writes().map((request) => [request.method, request.body])).toEqual([
-      ["PATCH", { name: "spectral-alpha-app", max_instances: 3, rollout_active_grace_period: 30 }],
+      ["PATCH", { max_instances: 3, rollout_active_grace_period: 30 }],
     ]);
     expect(outs).toMatchObject({ adopted: true, rolloutId: null });
     fake.applications.clear();
@@ -261,27 +266,118 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
 
   it("deletes the application, and treats one already gone as deleted", async () => {
     const { outs } = await create();
+    forgetDeclaredObjects(); // a destroy is a run of its own
     await provider.delete?.(outs.applicationId, outs);
     expect(fake.applications.size).toBe(0);
     await expect(provider.delete?.(outs.applicationId, outs)).resolves.toBeUndefined();
   });
 
-  it("diffs: identical inputs change nothing; a new namespace replaces; a new image or name updates in place", async () => {
+  it("diffs: identical inputs change nothing; a new namespace or owner replaces; a new image updates in place; a name changes nothing (it only names a new application)", async () => {
     const { outs } = await create();
     expect(await provider.diff?.(outs.applicationId, outs, inputs)).toMatchObject({
       changes: false,
       replaces: [],
     });
-    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, namespaceId: "ns-2" })).toMatchObject(
-      {
-        replaces: ["namespaceId"],
-      },
-    );
-    for (const change of [{ image: NEW_IMAGE }, { name: "renamed" }])
+    for (const change of [{ namespaceId: "ns-2" }, { namespaceOwner: "spectral-beta/SpectralApp" }])
       expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, ...change })).toMatchObject({
         changes: true,
-        replaces: [],
+        replaces: Object.keys(change),
       });
+    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, image: NEW_IMAGE })).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, name: "renamed" })).toMatchObject({
+      changes: false,
+    });
+  });
+
+  it("diffs: this file's code (__provider) and callLimits are not what is deployed; an unknown namespace (a preview) replaces nothing by itself", async () => {
+    const { outs } = await create();
+    const olds = { ...outs, __provider: "exports.handler = /* old comment */ 1" };
+    const news = {
+      ...inputs,
+      __provider: "exports.handler = /* new comment */ 1",
+      callLimits: { requestTimeoutSeconds: 5, retryBudgetSeconds: 5 },
+    };
+    expect(await provider.diff?.(outs.applicationId, olds, news)).toMatchObject({
+      changes: false,
+      replaces: [],
+    });
+    expect(
+      await provider.diff?.(outs.applicationId, outs, { ...inputs, namespaceId: UNKNOWN }),
+    ).toMatchObject({
+      changes: false,
+      replaces: [],
+    });
+  });
+
+  it("diffs: state an older provider wrote (no stateVersion, no namespaceOwner) is rewritten by one update that writes nothing to Cloudflare", async () => {
+    const { outs } = await create();
+    const { stateVersion: _version, namespaceOwner: _owner, ...older } = outs;
+    expect(
+      await provider.diff?.(outs.applicationId, older as ContainerApplicationOutputs, inputs),
+    ).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+    const updated = await update(older as ContainerApplicationOutputs, {});
+    expect(writes()).toEqual([]);
+    expect(updated).toMatchObject({ stateVersion: 2, namespaceOwner: inputs.namespaceOwner });
+  });
+
+  it("reads drift made outside the program (refresh): image, instance type, max instances, grace period, namespace", async () => {
+    const { outs } = await create();
+    Object.assign(fake.applications.get(outs.applicationId) ?? {}, {
+      max_instances: 9,
+      rollout_active_grace_period: 0,
+      configuration: { image: NEW_IMAGE, instance_type: "basic" },
+    });
+    const read = await provider.read?.(outs.applicationId, outs);
+    expect(read).toMatchObject({
+      id: outs.applicationId,
+      props: {
+        maxInstances: 9,
+        rolloutGracePeriodSeconds: 0,
+        image: NEW_IMAGE,
+        instanceType: "basic",
+        namespaceId: NAMESPACE,
+      },
+    });
+    // The next up puts the declared state back: a PATCH and a rollout to the declared image.
+    const restored = await update(read?.props as ContainerApplicationOutputs, {});
+    expect(writes().map((request) => request.method)).toEqual(["PATCH", "POST"]);
+    expect(fake.applications.get(outs.applicationId)).toMatchObject({
+      max_instances: 3,
+      configuration: { image: IMAGE, instance_type: "standard-1" },
+    });
+    expect(restored.rolloutId).toBe("rollout-1");
+  });
+
+  it("reads an application deleted outside the program as gone (empty id); an update that finds it gone creates it again", async () => {
+    const { outs } = await create();
+    fake.applications.clear();
+    expect(await provider.read?.(outs.applicationId, outs)).toMatchObject({ id: "" });
+    const recreated = await update(outs, {});
+    expect(fake.applications.size).toBe(1);
+    expect(recreated.applicationId).not.toBe(outs.applicationId);
+    expect([...fake.applications.keys()]).toEqual([recreated.applicationId]);
+    // Later calls use the new application, whatever id the engine kept.
+    forgetDeclaredObjects();
+    await provider.delete?.(outs.applicationId, recreated);
+    expect(fake.applications.size).toBe(0);
+  });
+
+  it("leaves an application that a resource of the running program now holds (a rename without an alias), and deletes one nobody holds", async () => {
+    const { outs } = await create();
+    // The renamed resource's create adopts the same application, then the engine deletes the old URN.
+    forgetDeclaredObjects();
+    await create();
+    await provider.delete?.(outs.applicationId, outs);
+    expect(fake.applications.size).toBe(1);
+    forgetDeclaredObjects();
+    await provider.delete?.(outs.applicationId, outs);
+    expect(fake.applications.size).toBe(0);
   });
 
   it("works as the engine runs it: serialized, in a fresh process, with only the environment for credentials", async () => {

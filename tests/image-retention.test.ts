@@ -59,6 +59,22 @@ describe("ImageRetention provider (registry and Cloudflare API stand-ins)", () =
     expect(registry.repositories.get("acct/other")).toEqual(["a1"]);
   });
 
+  it("a renamed repository starts its own history and frees the images this program deployed from the old one", async () => {
+    registry.repositories.set("acct/app", ["a1", "b2", "c3", "not-ours"]);
+    registry.repositories.set("acct/renamed", ["d4"]);
+    const olds = { ...inputs, kept: ["c3", "b2"], deleted: [] };
+    const result = (await provider.update?.("acct/app", olds, {
+      ...inputs,
+      repository: "renamed",
+      tag: "d4",
+    })) as {
+      outs: { kept: string[] };
+    };
+    expect(result.outs.kept).toEqual(["d4"]);
+    expect(registry.repositories.get("acct/app")).toEqual(["a1", "not-ours"]);
+    expect(registry.repositories.get("acct/renamed")).toEqual(["d4"]);
+  });
+
   it("says the deploy succeeded and what failed when the registry refuses it", async () => {
     cloudflare.issuedPasswords.length = 0;
     const refused = startFakeRegistry(() => []);

@@ -70,8 +70,14 @@ describe("WorkerScript rules (pure)", () => {
     });
   });
 
-  it("diffs every input, the secrets included, and replaces only for a new account or name", async () => {
-    const outputs = { ...inputs, namespaceId: "ns", migrationTag: "v1", workersDevUrl: "https://x" };
+  it("diffs every input, the secrets included, and replaces only for a new account or name, creating the new Worker first", async () => {
+    const outputs = {
+      ...inputs,
+      namespaceId: "ns",
+      migrationTag: "v1",
+      workersDevUrl: "https://x",
+      stateVersion: 2,
+    };
     expect(await provider.diff?.("id", outputs, inputs)).toMatchObject({ changes: false });
     expect(
       await provider.diff?.("id", outputs, { ...inputs, secret_STRIPE_SECRET_KEY: "rotated" }),
@@ -81,7 +87,56 @@ describe("WorkerScript rules (pure)", () => {
     });
     expect(await provider.diff?.("id", outputs, { ...inputs, scriptName: "other" })).toMatchObject({
       replaces: ["scriptName"],
+      deleteBeforeReplace: false,
     });
+  });
+
+  it("diffs: this file's code (__provider) and callLimits change nothing; state an older provider wrote is rewritten once", async () => {
+    const outputs = {
+      ...inputs,
+      namespaceId: "ns",
+      migrationTag: "v1",
+      workersDevUrl: "https://x",
+      stateVersion: 2,
+    };
+    const olds = { ...outputs, __provider: "exports.handler = () => 1; // before" };
+    const news = {
+      ...inputs,
+      __provider: "exports.handler = () => 1; // after",
+      callLimits: { requestTimeoutSeconds: 5, retryBudgetSeconds: 1 },
+    };
+    expect(await provider.diff?.("id", olds, news)).toMatchObject({ changes: false, replaces: [] });
+    const { stateVersion: _version, ...older } = outputs;
+    expect(await provider.diff?.("id", older, inputs)).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("maps the Worker's live bindings to ours in the declared order; a secret keeps its digest, an added one shows as drift", () => {
+    const declared = [
+      { type: "durable_object_namespace" as const, name: "SPECTRAL_APP", className: "SpectralApp" },
+      { type: "plain_text" as const, name: "SPECTRAL_GENERATION", text: "7" },
+      { type: "secret_text" as const, name: "STRIPE_SECRET_KEY", digest: "d1" },
+    ];
+    expect(
+      provider.bindingsOf(
+        [
+          { type: "secret_text", name: "WRANGLER_ADDED" },
+          { type: "secret_text", name: "STRIPE_SECRET_KEY" },
+          { type: "plain_text", name: "SPECTRAL_GENERATION", text: "6" },
+          {
+            type: "durable_object_namespace",
+            name: "SPECTRAL_APP",
+            class_name: "SpectralApp",
+            namespace_id: "n",
+          },
+        ],
+        declared,
+      ),
+    ).toEqual([
+      declared[0],
+      { type: "plain_text", name: "SPECTRAL_GENERATION", text: "6" },
+      declared[2],
+      { type: "secret_text", name: "WRANGLER_ADDED" },
+    ]);
   });
 });
 
@@ -171,6 +226,44 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
     expect(created.status).toBe(1);
     expect(created.error).toContain('migration tag "v7" is not in this program\'s migration history');
     expect(uploads()).toHaveLength(0);
+  });
+
+  it("reads drift made outside the program (refresh): bindings, compatibility date and flags; a deleted Worker reads as gone", async () => {
+    const created = await call("create", [inputs]);
+    const script = fake.scripts.get("spectral-alpha");
+    if (!script) throw new Error("no script");
+    script.compatibility_date = "2026-01-01";
+    script.bindings = [...(script.bindings ?? []), { type: "secret_text", name: "ADDED_BY_WRANGLER" }];
+    const read = await call("read", ["spectral-alpha", created.value.outs]);
+    expect(read.error).toBe("");
+    expect(read.value.id).toBe("spectral-alpha");
+    expect(read.value.props.compatibilityDate).toBe("2026-01-01");
+    expect(read.value.props.bindings.map((binding: { name: string }) => binding.name)).toEqual([
+      "SPECTRAL_APP",
+      "SPECTRAL_GENERATION",
+      "STRIPE_SECRET_KEY",
+      "ADDED_BY_WRANGLER",
+    ]);
+    // The next up sees the drift and uploads the declared Worker again.
+    expect(await provider.diff?.("spectral-alpha", read.value.props, inputs)).toMatchObject({
+      changes: true,
+    });
+    fake.scripts.clear();
+    const gone = await call("read", ["spectral-alpha", created.value.outs]);
+    expect(gone.value).toMatchObject({ id: "" });
+  });
+
+  it("an update of state only (an older provider's) uploads nothing", async () => {
+    const created = await call("create", [inputs]);
+    const { stateVersion: _version, ...older } = created.value.outs;
+    fake.requests.length = 0;
+    const updated = await call("update", ["spectral-alpha", older, inputs]);
+    expect(updated.error).toBe("");
+    expect(uploads()).toEqual([]);
+    expect(updated.value.outs).toMatchObject({
+      stateVersion: 2,
+      namespaceId: created.value.outs.namespaceId,
+    });
   });
 
   it("deletes the Worker and its Durable Object namespace", async () => {

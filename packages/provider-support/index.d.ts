@@ -84,3 +84,25 @@ export declare function readOnePasswordReference(
   setting: string,
   timeoutSeconds?: number,
 ): Promise<string>;
+
+/** How the engine passes a value it does not know yet (in a preview). */
+export declare const UNKNOWN: string;
+
+/**
+ * The keys of olds and news that differ, without `__provider` (our code, not what is deployed) and the
+ * `ignored` ones; a key whose new value is unknown (a preview) is in `unknown`, never in `changed`.
+ */
+export declare function changedInputs(
+  olds: object,
+  news: object,
+  ignored?: string[],
+): { changed: string[]; unknown: string[] };
+
+/** Records that a resource of the running program holds `object` (e.g. "worker <account>/<name>"). */
+export declare function declareObject(object: string): void;
+
+/** Whether a resource of the running program holds `object`: a delete of an old resource must leave it. */
+export declare function declaredByProgram(object: string): boolean;
+
+/** Forgets every declaration: a run's end, for callers that run several runs in one process (tests). */
+export declare function forgetDeclaredObjects(): void;

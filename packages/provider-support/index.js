@@ -2,9 +2,11 @@
 // engine in another process, where it can `require` packages but not the program's own TypeScript modules:
 // so this is a plain CommonJS package, linked into node_modules, and each provider requires it inside its
 // methods. It reads credentials from the environment when called and never stores or echoes them.
-// The call policy (time bounds, retries, the operator's error sentence) is in calls.js.
+// The call policy (time bounds, retries, the operator's error sentence) is in calls.js; what the runs after
+// the first decide (changed inputs, objects held by another resource) in lifecycle.js.
 
 const calls = require("./calls");
+const lifecycle = require("./lifecycle");
 
 const TOKEN_VARIABLE = "CLOUDFLARE_API_TOKEN";
 /** Points the SDK at another API root (the tests' contract-faithful stand-in). */
@@ -107,4 +109,9 @@ module.exports = {
   cloudflareCall,
   cloudflareHost,
   readOnePasswordReference,
+  changedInputs: lifecycle.changedInputs,
+  declareObject: lifecycle.declareObject,
+  declaredByProgram: lifecycle.declaredByProgram,
+  forgetDeclaredObjects: lifecycle.forgetDeclaredObjects,
+  UNKNOWN: lifecycle.UNKNOWN,
 };

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { PulumiFn } from "@pulumi/pulumi/automation";
 import type { CallLimits } from "@spectral/provider-support";
 import { ContainerApplication } from "../../components/container-application";
-import { containerWorkerScriptArgs } from "../../components/container-worker";
+import { CONTAINER_CLASS, containerWorkerScriptArgs } from "../../components/container-worker";
 import { DeployVerification } from "../../components/deploy-verification";
 import { DeploymentGeneration } from "../../components/deployment-generation";
 import { ImageRetention } from "../../components/image-retention";
@@ -113,6 +113,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       accountId: ACCOUNT,
       name: "spectral-engine-app",
       namespaceId: script.namespaceId,
+      namespaceOwner: `${WORKER}/${CONTAINER_CLASS}`,
       image: inputs.image,
       instanceType: inputs.instanceType,
       maxInstances: inputs.maxInstances,
