@@ -4,8 +4,7 @@
  *
  *   create  adopts the application bound to the Worker's Durable Object namespace, whatever its name (one
  *           application per namespace; wrangler names it `<worker>-<class>`), or POSTs a new one. An
- *           application of our name bound to another namespace is an error. `name` only names a new
- *           application: Cloudflare cannot rename one (PATCH takes no name: the SDK's ApplicationEditParams).
+ *           application of our name bound to another namespace is an error; an adopted one takes our name.
  *   update  reads the application, PATCHes what changed among the fields PATCH takes, and starts a rolling
  *           rollout only when the configuration (image, instance type) differs, as wrangler does. An
  *           env-only change (a new generation) is the Durable Object's cutover, not a rollout. An
@@ -69,8 +68,8 @@ export interface ContainerApplicationOutputs extends ContainerApplicationInputs 
  */
 export const APPLICATION_STATE_VERSION = 2;
 
-/** Outputs, how calls are made, and the name (used only to create one): not what a diff compares. */
-const NOT_DEPLOYED = ["applicationId", "rolloutId", "adopted", "stateVersion", "callLimits", "name"];
+/** Outputs, and how calls are made: not what a diff compares. */
+const NOT_DEPLOYED = ["applicationId", "rolloutId", "adopted", "stateVersion", "callLimits"];
 
 interface LiveApplication {
   id: string;
@@ -154,6 +153,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
   /** Pure: the PATCH body for what differs among the fields PATCH takes (empty when nothing does). */
   patchFor(live, inputs) {
     const wanted = {
+      name: inputs.name,
       max_instances: inputs.maxInstances,
       rollout_active_grace_period: inputs.rolloutGracePeriodSeconds,
     };
@@ -323,7 +323,10 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
   async diff(id: string, olds: ContainerApplicationOutputs, news: ContainerApplicationInputs) {
     const { changedInputs, declareObject } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
-    const { changed } = changedInputs(olds, news, NOT_DEPLOYED);
+    // An unknown namespace (a preview while the Worker uploads) is the same one unless its owner changed:
+    // namespaceOwner, known in the preview, decides. Any other unknown value is a change.
+    const { changed, unknown } = changedInputs(olds, news, NOT_DEPLOYED);
+    const otherUnknown = unknown.filter((key) => key !== "namespaceId");
     // A new namespace is a new Worker class: its application is another one (one per namespace). State
     // written before namespaceOwner existed gains it without a replace.
     const replaces = changed.filter(
@@ -335,7 +338,11 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
     if (replaces.length === 0) declareObject(this.objectKey(olds, olds.applicationId ?? id));
     const stale = olds.stateVersion !== APPLICATION_STATE_VERSION;
     // Both would carry the same name, which Cloudflare keeps unique: the old one goes first.
-    return { changes: changed.length > 0 || stale, replaces, deleteBeforeReplace: true };
+    return {
+      changes: changed.length > 0 || otherUnknown.length > 0 || stale,
+      replaces,
+      deleteBeforeReplace: true,
+    };
   },
 
   async read(id: string, props: ContainerApplicationOutputs) {

@@ -294,13 +294,19 @@ export const workerScriptProvider: WorkerScriptProvider = {
   async diff(_id: string, olds: WorkerScriptOutputs, news: WorkerScriptInputs) {
     const { changedInputs, declareObject } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
-    const { changed } = changedInputs(olds, news, NOT_DEPLOYED);
+    const { changed, unknown } = changedInputs(olds, news, NOT_DEPLOYED);
     const replaces = changed.filter((key) => key === "accountId" || key === "scriptName");
     if (replaces.length === 0) declareObject(this.objectKey(olds));
     // State an older provider wrote is rewritten once, with no upload (see update).
     const stale = olds.stateVersion !== WORKER_STATE_VERSION;
-    // A new name or account is another Worker: both can exist, so the old one goes after the new one is up.
-    return { changes: changed.length > 0 || stale, replaces, deleteBeforeReplace: false };
+    // A value still unknown (a new generation, in a preview) is an upload in the up: an update, never a
+    // replace. A new name or account is another Worker: both can exist, so the old one goes after the new
+    // one is up.
+    return {
+      changes: changed.length > 0 || unknown.length > 0 || stale,
+      replaces,
+      deleteBeforeReplace: false,
+    };
   },
 
   async read(id: string, props: WorkerScriptOutputs) {

@@ -10,6 +10,7 @@ import {
   containerApplicationProvider as provider,
 } from "../components/container-application-provider";
 import { FAKE_TOKEN, type FakeCloudflare, lostAnswer, startFakeCloudflare } from "./support/fake-cloudflare";
+import { replaceActiveRollout } from "./support/fake-cloudflare-containers";
 import { callSerialized, serializeProvider } from "./support/serialized-provider";
 
 const ACCOUNT = "0000000000000000000000000000a1fa";
@@ -111,13 +112,12 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     expect(outs).toMatchObject({ rolloutId: null, adopted: false });
   });
 
-  it("adopts the application bound to the namespace whatever its name (wrangler's <worker>-<class>), keeps that name, and rolls out only a different image", async () => {
+  it("adopts the application bound to the namespace whatever its name (wrangler's <worker>-<class>), and rolls out only a different image", async () => {
     existingApplication("app-wrangler", "spectral-alpha-spectralapp", NAMESPACE);
     const { id, outs } = await create();
     expect(id).toBe("app-wrangler");
-    // No name in the PATCH: Cloudflare cannot rename an application (ApplicationEditParams has no name).
     expect(writes().map((request) => [request.method, request.body])).toEqual([
-      ["PATCH", { max_instances: 3, rollout_active_grace_period: 30 }],
+      ["PATCH", { name: "spectral-alpha-app", max_instances: 3, rollout_active_grace_period: 30 }],
     ]);
     expect(outs).toMatchObject({ adopted: true, rolloutId: null });
     fake.applications.clear();
@@ -272,7 +272,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     await expect(provider.delete?.(outs.applicationId, outs)).resolves.toBeUndefined();
   });
 
-  it("diffs: identical inputs change nothing; a new namespace or owner replaces; a new image updates in place; a name changes nothing (it only names a new application)", async () => {
+  it("diffs: identical inputs change nothing; a new namespace or owner replaces; a new image or name updates in place", async () => {
     const { outs } = await create();
     expect(await provider.diff?.(outs.applicationId, outs, inputs)).toMatchObject({
       changes: false,
@@ -283,13 +283,11 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
         changes: true,
         replaces: Object.keys(change),
       });
-    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, image: NEW_IMAGE })).toMatchObject({
-      changes: true,
-      replaces: [],
-    });
-    expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, name: "renamed" })).toMatchObject({
-      changes: false,
-    });
+    for (const change of [{ image: NEW_IMAGE }, { name: "renamed" }])
+      expect(await provider.diff?.(outs.applicationId, outs, { ...inputs, ...change })).toMatchObject({
+        changes: true,
+        replaces: [],
+      });
   });
 
   it("diffs: this file's code (__provider) and callLimits are not what is deployed; an unknown namespace (a preview) replaces nothing by itself", async () => {
@@ -427,5 +425,42 @@ describe("the stand-in's Containers rules, met head-on", () => {
     expect(
       await refusal(sdk().post(`/accounts/${ACCOUNT}/containers/applications/app-1/rollouts`, { body })),
     ).toBe("VALIDATE_INPUT");
+  });
+
+  it("PATCH values of the wrong type (containers-shared ModifyApplicationRequestBody)", async () => {
+    existingApplication("app-1", "first", NAMESPACE);
+    const patch = (body: Record<string, unknown>) =>
+      refusal(sdk().patch(`/accounts/${ACCOUNT}/containers/applications/app-1`, { body }));
+    expect(await patch({ max_instances: "3" })).toBe("VALIDATE_INPUT");
+    expect(await patch({ rollout_active_grace_period: -1 })).toBe("VALIDATE_INPUT");
+    expect(await patch({ max_instances: 3 })).toBe("accepted");
+  });
+
+  it("one rollout at a time: a second is refused while one is active, and the provider says so", async () => {
+    const { outs } = await create();
+    const body = {
+      description: "from the dashboard",
+      strategy: "rolling",
+      steps: [{ description: "all", step_size: { percentage: 100 } }],
+      target_configuration: { image: BROKEN_IMAGE },
+    };
+    const rollouts = `/accounts/${ACCOUNT}/containers/applications/${outs.applicationId}/rollouts`;
+    expect(await refusal(sdk().post(rollouts, { body }))).toBe("accepted");
+    expect(await refusal(sdk().post(rollouts, { body }))).toBe("ROLLOUT_IN_PROGRESS");
+    await expect(update(outs, { image: NEW_IMAGE })).rejects.toThrow(
+      /ContainerApplication spectral-alpha-app: starting a rollout of .*sha256:2{64} failed: the Cloudflare API at .* answered 409 .*ROLLOUT_IN_PROGRESS/,
+    );
+  });
+
+  it("a rollout replaced by one started elsewhere fails the up, saying it was replaced", async () => {
+    const { outs } = await create();
+    fake.onRolloutStarted = (applicationId) => replaceActiveRollout(applicationId, fake);
+    try {
+      await expect(update(outs, { image: NEW_IMAGE })).rejects.toThrow(
+        /the rollout of .*sha256:2{64} was replaced: replaced by a newer rollout/,
+      );
+    } finally {
+      fake.onRolloutStarted = undefined;
+    }
   });
 });

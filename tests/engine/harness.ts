@@ -26,11 +26,12 @@ export function engineMissing(): string | undefined {
 
 /** A backend, a PULUMI_HOME and the environment every CLI run gets. */
 export class EngineSandbox {
-  readonly dir = mkdtempSync(join(tmpdir(), "spectral-engine-"));
-  readonly backendUrl = `file://${join(this.dir, "backend")}`;
+  readonly backendUrl: string;
 
-  constructor() {
-    mkdirSync(join(this.dir, "backend"));
+  /** A new sandbox, or (with `dir`) one another process made: a run in a fresh process shares its backend. */
+  constructor(readonly dir = mkdtempSync(join(tmpdir(), "spectral-engine-"))) {
+    this.backendUrl = `file://${join(this.dir, "backend")}`;
+    mkdirSync(join(this.dir, "backend"), { recursive: true });
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {

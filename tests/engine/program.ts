@@ -57,6 +57,10 @@ export interface EngineInputs {
   callLimits?: CallLimits;
   /** The deploy database's connect timeout (the provider's default when left out). */
   connectTimeoutSeconds?: number;
+  /** The Worker's name at Cloudflare (WORKER when left out). */
+  workerName?: string;
+  /** Pulumi names of the Worker script and the application resources (a rename in code). */
+  resourceNames?: { script?: string; container?: string };
 }
 
 /** Image `digit` of the test registry; its commit is the digit seven times. */
@@ -91,11 +95,12 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
       database: { url: pulumi.secret(inputs.databaseUrl) },
       connectTimeoutSeconds: inputs.connectTimeoutSeconds,
     });
+    const workerName = inputs.workerName ?? WORKER;
     const script = new WorkerScript(
-      "app-worker-script",
+      inputs.resourceNames?.script ?? "app-worker-script",
       containerWorkerScriptArgs({
         accountId: ACCOUNT,
-        workerName: WORKER,
+        workerName,
         compatibilityDate: "2026-11-01",
         compatibilityFlags: [],
         sleepAfter: "10m",
@@ -109,11 +114,11 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         callLimits: inputs.callLimits,
       }),
     );
-    const container = new ContainerApplication("app-container", {
+    const container = new ContainerApplication(inputs.resourceNames?.container ?? "app-container", {
       accountId: ACCOUNT,
       name: "spectral-engine-app",
       namespaceId: script.namespaceId,
-      namespaceOwner: `${WORKER}/${CONTAINER_CLASS}`,
+      namespaceOwner: `${workerName}/${CONTAINER_CLASS}`,
       image: inputs.image,
       instanceType: inputs.instanceType,
       maxInstances: inputs.maxInstances,

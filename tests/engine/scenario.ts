@@ -158,13 +158,18 @@ export class EngineScenario {
 
   /** The engine program's stack (`name`), with the Cloudflare credentials the providers read. */
   stack(inputs: EngineInputs, name = "engine"): Promise<Stack> {
-    return this.sandbox.inlineStack(name, engineProgram(inputs), {
+    return this.sandbox.inlineStack(name, engineProgram(inputs), this.providerEnv());
+  }
+
+  /** What the providers read from the environment: the stand-ins' addresses and the test token. */
+  providerEnv(): Record<string, string> {
+    return {
       CLOUDFLARE_API_TOKEN: FAKE_TOKEN,
       CLOUDFLARE_API_BASE_URL: `${this.faults.cloudflare.url}/client/v4`,
       SPECTRAL_ROLLOUT_POLL_MS: "50",
       SPECTRAL_VERIFY_POLL_MS: "100",
       SPECTRAL_REGISTRY_URL: this.faults.registry.url,
-    });
+    };
   }
 
   /** Rows of core.deployments for a stack. */

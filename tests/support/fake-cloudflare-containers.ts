@@ -15,7 +15,10 @@
  *
  * Errors carry containers-shared's format: `errors[0].message` is itself a JSON string,
  * `{"error":"<CODE>","details":...}` (containers-shared `request.ts`). A rollout progresses one status per
- * read (pending, progressing, completed); one whose image cannot be pulled ends `reverted`.
+ * read (pending, progressing, completed); one whose image cannot be pulled ends `reverted`. An application
+ * has one rollout at a time (the application's single `active_rollout_id`, the SDK's applications.d.ts): a
+ * second is refused while one is active, and replaceActiveRollout() ends one `replaced`, as a rollout
+ * started elsewhere (the dashboard, wrangler) does.
  */
 import { randomBytes } from "node:crypto";
 import type { FakeNamespace, Reply, WorkersState } from "./fake-cloudflare-workers";
@@ -37,7 +40,7 @@ export interface FakeRollout {
   id: string;
   applicationId: string;
   body: Record<string, unknown>;
-  status: "pending" | "progressing" | "completed" | "reverted";
+  status: "pending" | "progressing" | "completed" | "reverted" | "replaced";
   /** Why a reverted rollout stopped. */
   reason?: string;
 }
@@ -53,6 +56,8 @@ export interface ContainersState extends WorkersState {
   applicationsPerPage: number;
   /** Told each image an application starts serving (its create, a completed rollout). */
   onImageLive?: (image: string) => void;
+  /** Told each rollout accepted, by application: a test may replace it from elsewhere. */
+  onRolloutStarted?: (applicationId: string) => void;
 }
 
 const INSTANCE_TYPES = ["lite", "basic", "standard-1", "standard-2", "standard-3", "standard-4"];
@@ -152,9 +157,19 @@ function createApplication(body: Record<string, unknown>, state: ContainersState
   return { status: 200, result: application };
 }
 
+// containers-shared ModifyApplicationRequestBody: name a string, the counts whole numbers.
+const PATCH_TYPES: Record<string, (value: unknown) => boolean> = {
+  name: (value) => typeof value === "string" && value.length > 0,
+  max_instances: (value) => Number.isInteger(value) && (value as number) >= 1,
+  instances: (value) => Number.isInteger(value) && (value as number) >= 0,
+  rollout_active_grace_period: (value) => Number.isInteger(value) && (value as number) >= 0,
+};
+
 function patchApplication(application: FakeApplication, body: Record<string, unknown>): Reply {
   const refused = unknownKeys(body, PATCH_FIELDS);
   if (refused.length) return invalid(`PATCH cannot change ${refused.join(", ")}: start a rollout instead`);
+  const mistyped = Object.keys(body).filter((key) => PATCH_TYPES[key] && !PATCH_TYPES[key](body[key]));
+  if (mistyped.length) return invalid(`PATCH has values of the wrong type: ${mistyped.join(", ")}`);
   Object.assign(application, body);
   return { status: 200, result: application };
 }
@@ -184,6 +199,9 @@ function createRollout(
   if (steps) return invalid(steps);
   const problem = configurationProblem(body.target_configuration, state);
   if (problem) return problem;
+  // The real error name is not published; ROLLOUT_IN_PROGRESS stands in for it.
+  const active = activeRollout(application.id, state);
+  if (active) return containersError(409, "ROLLOUT_IN_PROGRESS", { rollout_id: active.id });
   const rollout: FakeRollout = {
     id: `rollout-${state.rollouts.length + 1}`,
     applicationId: application.id,
@@ -191,7 +209,28 @@ function createRollout(
     status: "pending",
   };
   state.rollouts.push(rollout);
+  state.onRolloutStarted?.(application.id);
   return { status: 200, result: rolloutView(rollout, application) };
+}
+
+function activeRollout(applicationId: string, state: ContainersState): FakeRollout | undefined {
+  return state.rollouts.find(
+    (each) => each.applicationId === applicationId && ["pending", "progressing"].includes(each.status),
+  );
+}
+
+/** A rollout started elsewhere (the dashboard, wrangler) ends the active one `replaced` and takes over. */
+export function replaceActiveRollout(applicationId: string, state: ContainersState): void {
+  const active = activeRollout(applicationId, state);
+  if (!active) throw new Error(`no active rollout on ${applicationId}`);
+  active.status = "replaced";
+  active.reason = "replaced by a newer rollout";
+  state.rollouts.push({
+    ...active,
+    id: `rollout-${state.rollouts.length + 1}`,
+    status: "pending",
+    reason: undefined,
+  });
 }
 
 function rolloutView(rollout: FakeRollout, application: FakeApplication) {
