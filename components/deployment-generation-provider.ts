@@ -142,6 +142,11 @@ export const deploymentGenerationProvider: DeploymentGenerationProvider = {
     const explain = (error: unknown): Error => {
       const { code, message } = error as { code?: string; message?: string };
       const detail = password ? String(message).split(password).join("***") : String(message);
+      if (code === "57014") {
+        return new Error(
+          `the deployment database at ${where} did not allocate a generation within 15s (statement timeout, 57014): a session is holding a lock on core.deployments; find it in pg_stat_activity and end it, then run pulumi up again`,
+        );
+      }
       if (
         code === "ECONNREFUSED" ||
         code === "ENOTFOUND" ||

@@ -8,6 +8,9 @@
 const calls = require("./calls");
 const lifecycle = require("./lifecycle");
 
+// Loaded by a provider method, so this process is a dynamic-provider host: it ends with its engine.
+require("./engine-watch").watchEngine();
+
 const TOKEN_VARIABLE = "CLOUDFLARE_API_TOKEN";
 /** Points the SDK at another API root (the tests' contract-faithful stand-in). */
 const BASE_URL_VARIABLE = "CLOUDFLARE_API_BASE_URL";

@@ -161,15 +161,20 @@ export class LifecycleRunner {
       { stdio: ["ignore", "inherit", "inherit"] },
     );
     const exited = once(child, "exit");
-    const providerHosts = options.killWhen ? await this.killCli(child, options.killWhen) : [];
+    let providerHosts: number[] = [];
+    if (options.killWhen) {
+      const reached = await Promise.race([options.killWhen.then(() => true), exited.then(() => false)]);
+      if (!reached)
+        throw new Error(`the ${operation} ended before it reached the point where the test kills it`);
+      providerHosts = this.killCli(child);
+    }
     await exited;
     const result = JSON.parse(readFileSync(join(work, "result.json"), "utf8")) as LifecycleResult;
     return { ...result, providerHosts };
   }
 
-  /** Waits for `when`, then SIGKILLs the `pulumi` CLI under `child`; returns the provider hosts it ran. */
-  private async killCli(child: ChildProcess, when: Promise<unknown>): Promise<number[]> {
-    await when;
+  /** SIGKILLs the `pulumi` CLI under `child`; returns the provider hosts it ran. */
+  private killCli(child: ChildProcess): number[] {
     const tree = descendants(child.pid ?? 0);
     const cli = tree.find((each) => /(^|\/)pulumi (up|preview|destroy|refresh)\b/.test(each.command));
     if (!cli) throw new Error(`no pulumi CLI under the run: ${JSON.stringify(tree)}`);
