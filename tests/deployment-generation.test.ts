@@ -9,7 +9,13 @@ import {
   type DeploymentGenerationOutputs,
   deploymentGenerationProvider as provider,
 } from "../components/deployment-generation-provider";
-import { connectionsLogged, freeLoopbackPort, MIGRATION, probeRoleUrl } from "./support/postgres";
+import {
+  applyMigration,
+  connectionsLogged,
+  freeLoopbackPort,
+  MIGRATION,
+  probeRoleUrl,
+} from "./support/postgres";
 import { callSerialized, serializeProvider } from "./support/serialized-provider";
 
 const setup = inject("postgres");
@@ -317,6 +323,28 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
       expect(message.endsWith(MIGRATION_FILE)).toBe(true);
       expect(MIGRATION.endsWith(MIGRATION_FILE)).toBe(true);
     });
+
+    it("a lock held on core.deployments: says so after the 15 s statement timeout, not that the database is unreachable", async () => {
+      // Its own database, so the lock holds up no other test's allocation.
+      await admin(async (client) => {
+        await client.query("drop database if exists lockheld");
+        await client.query("create database lockheld");
+      });
+      const lockheld = url((u) => (u.pathname = "/lockheld"));
+      const adminLockheld = new URL(database?.adminUrl ?? "");
+      adminLockheld.pathname = "/lockheld";
+      await applyMigration(adminLockheld.toString());
+      const holder = new Client({ connectionString: adminLockheld.toString() });
+      await holder.connect();
+      try {
+        await holder.query("begin; lock table core.deployments in access exclusive mode");
+        expect(await failure({ databaseUrl: lockheld })).toMatch(
+          /^the deployment database at 127\.0\.0\.1:\d+ did not allocate a generation within 15s \(statement timeout, 57014\): a session is holding a lock on core\.deployments; find it in pg_stat_activity and end it, then run pulumi up again$/,
+        );
+      } finally {
+        await holder.end();
+      }
+    }, 30_000);
 
     it("permission denied: names the grant needed", async () => {
       await admin(async (client) => {

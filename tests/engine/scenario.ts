@@ -113,26 +113,29 @@ export class EngineScenario {
         : { type: "plain_text" as const, name: binding.name, text: binding.text },
     );
     const code = upload.parts.get(upload.metadata.main_module as string) ?? "";
-    this.deploying = this.deploying.then(async () => {
-      await this.runtime?.stop();
-      this.runtime = await startWorkerd(
-        {
-          code,
-          compatibilityDate: upload.metadata.compatibility_date as string,
-          compatibilityFlags: (upload.metadata.compatibility_flags as string[] | undefined) ?? [],
-          bindings,
-          testEntry: true,
-          ...(this.proxy
-            ? { containerEngine: { socketPath: this.proxy.socketPath, imageName: imageTag("app") } }
-            : {
-                testText: { TEST_CONTAINERS: this.double.snapshot() },
-                testServices: { CONTAINER_DOUBLE: this.double.address },
-              }),
-        },
-        this.sandbox.dir,
-        this.workerdPort,
-      );
-    });
+    // A Worker that failed to start must not stop the next upload from being deployed.
+    this.deploying = this.deploying
+      .catch(() => undefined)
+      .then(async () => {
+        await this.runtime?.stop();
+        this.runtime = await startWorkerd(
+          {
+            code,
+            compatibilityDate: upload.metadata.compatibility_date as string,
+            compatibilityFlags: (upload.metadata.compatibility_flags as string[] | undefined) ?? [],
+            bindings,
+            testEntry: true,
+            ...(this.proxy
+              ? { containerEngine: { socketPath: this.proxy.socketPath, imageName: imageTag("app") } }
+              : {
+                  testText: { TEST_CONTAINERS: this.double.snapshot() },
+                  testServices: { CONTAINER_DOUBLE: this.double.address },
+                }),
+          },
+          this.sandbox.dir,
+          this.workerdPort,
+        );
+      });
   }
 
   /** Where the Worker answers, as the deploy verification reaches it (through the /health fault proxy). */
