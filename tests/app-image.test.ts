@@ -100,7 +100,7 @@ describe("update (mock runtime, fake Cloudflare API)", () => {
     expect(recorded.stderr).not.toContain(password);
   });
 
-  it("feeds the pushed digest and the commit to the deployment generation", () => {
+  it("feeds the image's digest (the mock docker Image's, not a push) and the commit to the deployment generation", () => {
     const generation = resource(recorded, GENERATION);
     expect(generation.imageDigest).toBe(recorded.outputs.imageDigest);
     expect(String(recorded.outputs.imageDigest)).toMatch(new RegExp(`^${REPOSITORY}@sha256:[0-9a-f]{64}$`));

@@ -88,7 +88,9 @@ describe("Cloudflare resources (update under mocks)", () => {
     const dependsOn = (type: string) => registered(first, type).dependencies;
     expect(inputs(first, TYPES.generation).imageDigest).toBe(digest);
     expect(dependsOn(TYPES.script)).toContain(urn(TYPES.generation));
-    // The application binds to the namespace the Worker's upload reports, and runs the pushed image.
+    // The application binds to the namespace the Worker's upload reports, and runs the pushed image. Both
+    // values are the mocks' own (tests/support/record-run.ts): the wiring is what this proves; the engine suites
+    // (tests/engine) prove the real namespace and serving generation.
     expect(inputs(first, TYPES.application)).toMatchObject({
       image: digest,
       namespaceId: "do-namespace-spectral-app",
@@ -107,7 +109,7 @@ describe("Cloudflare resources (update under mocks)", () => {
     });
     for (const type of [TYPES.application, TYPES.script, TYPES.generation, TYPES.image, TYPES.subdomain])
       expect(dependsOn(TYPES.verification), type).toContain(urn(type));
-    expect(first.outputs.servingGeneration).toBe(1);
+    expect(first.outputs.servingGeneration).toBe(1); // the mock's verification echoes its input
     // Pruning runs only once the new image serves, and keeps the tag just pushed.
     expect(dependsOn(TYPES.retention)).toContain(urn(TYPES.verification));
     expect(inputs(first, TYPES.retention)).toMatchObject({

@@ -11,6 +11,7 @@ import {
 } from "../components/deployment-generation-provider";
 import {
   applyMigration,
+  connectionLogMissing,
   connectionsLogged,
   freeLoopbackPort,
   MIGRATION,
@@ -186,7 +187,7 @@ describe.skipIf(!database)("DeploymentGeneration against a real PostgreSQL serve
       );
     });
 
-    it.skipIf(!database?.logFile)(
+    it.skipIf(connectionLogMissing(database) !== undefined)(
       "preview opens no connection: the engine's preview calls only diff (counted in the server's log)",
       async () => {
         const logFile = database?.logFile ?? "";

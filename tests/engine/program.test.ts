@@ -1,5 +1,6 @@
 // The project's dynamic providers under the real Pulumi engine (CLI v3.274.1, inline Automation API program),
-// against real PostgreSQL and the Cloudflare API stand-in (tests/support/fake-cloudflare.ts).
+// against real PostgreSQL and the Cloudflare API stand-in (tests/support/fake-cloudflare.ts). The runs after
+// the first, each in a fresh process under the production loader, are lifecycle.test.ts's.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CONTAINER_CLASS } from "../../components/container-worker";
 import { FAKE_TOKEN, lostAnswer } from "../support/fake-cloudflare";
@@ -49,14 +50,6 @@ describe.skipIf(missing !== undefined)(
       ]);
     });
 
-    it("a second up is 0 changes by the engine's own count, and writes nothing", async () => {
-      const before = { rows: await scenario.generations(), writes: scenario.writes() };
-      const result = await up(base);
-      expect(result.summary.resourceChanges).toEqual({ same: 6 });
-      expect(await scenario.generations()).toBe(before.rows);
-      expect(scenario.writes()).toBe(before.writes);
-    });
-
     it("a new image replaces the generation, uploads the Worker once without migrations, rolls the application out once and waits for it, then verifies", async () => {
       const before = { rows: await scenario.generations(), rollouts: scenario.fake.rollouts.length };
       const changed = { ...base, image: imageReference("2"), gitSha: gitShaOf(imageReference("2")) };
@@ -99,6 +92,8 @@ describe.skipIf(missing !== undefined)(
       expect(preview.stdout).not.toContain("sk_engine");
       const result = await up(rotated);
       expect(result.summary.resourceChanges).toEqual({ same: 3, replace: 1, update: 2 });
+      // The preview showed what the up did, not more (the application is not replaced).
+      expect(preview.changeSummary).toEqual(result.summary.resourceChanges);
       expect(await scenario.generations()).toBe(before.rows + 1);
       expect(scenario.fake.rollouts).toHaveLength(before.rollouts);
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
@@ -175,12 +170,18 @@ describe.skipIf(missing !== undefined)(
       expect(run.stdout).toContain("ciphertext");
     });
 
-    it("destroy removes the application and keeps every core.deployments row", async () => {
-      const before = await scenario.generations();
+    it("destroy removes the application and the Worker, and keeps every core.deployments row and the registry's images", async () => {
+      const before = {
+        rows: await scenario.generations(),
+        images: [...(scenario.registry.repositories.get(`${ACCOUNT}/${REPOSITORY}`) ?? [])],
+      };
+      expect(before.images.length).toBeGreaterThan(0);
       const result = await (await scenario.stack(base)).destroy();
       expect(result.summary.resourceChanges).toEqual({ delete: 6 });
       expect(scenario.fake.applications.size).toBe(0);
-      expect(await scenario.generations()).toBe(before);
+      expect(scenario.fake.scripts.size).toBe(0);
+      expect(scenario.registry.repositories.get(`${ACCOUNT}/${REPOSITORY}`)).toEqual(before.images);
+      expect(await scenario.generations()).toBe(before.rows);
     });
   },
 );
