@@ -33,6 +33,15 @@ const inputs: WorkerScriptInputs = {
 };
 
 describe("WorkerScript rules (pure)", () => {
+  /** What the provider stores after an upload. */
+  const outputs = {
+    ...inputs,
+    namespaceId: "ns",
+    migrationTag: "v1",
+    workersDevUrl: "https://x",
+    stateVersion: 2,
+  };
+
   it("sends every migration to a Worker that has none, without an old tag, in Cloudflare's snake case", () => {
     expect(provider.pendingMigrations([v1], undefined)).toEqual({
       new_tag: "v1",
@@ -71,13 +80,6 @@ describe("WorkerScript rules (pure)", () => {
   });
 
   it("diffs every input, the secrets included, and replaces only for a new account or name, creating the new Worker first", async () => {
-    const outputs = {
-      ...inputs,
-      namespaceId: "ns",
-      migrationTag: "v1",
-      workersDevUrl: "https://x",
-      stateVersion: 2,
-    };
     expect(await provider.diff?.("id", outputs, inputs)).toMatchObject({ changes: false });
     expect(
       await provider.diff?.("id", outputs, { ...inputs, secret_STRIPE_SECRET_KEY: "rotated" }),
@@ -92,13 +94,6 @@ describe("WorkerScript rules (pure)", () => {
   });
 
   it("diffs: this file's code (__provider) and callLimits change nothing; state an older provider wrote is rewritten once", async () => {
-    const outputs = {
-      ...inputs,
-      namespaceId: "ns",
-      migrationTag: "v1",
-      workersDevUrl: "https://x",
-      stateVersion: 2,
-    };
     const olds = { ...outputs, __provider: "exports.handler = () => 1; // before" };
     const news = {
       ...inputs,
