@@ -9,7 +9,7 @@
  *           rollout only when the configuration (image, instance type) differs, as wrangler does. An
  *           env-only change (a new generation) is the Durable Object's cutover, not a rollout. An
  *           application deleted outside this program is created again.
- *   read    (pulumi refresh) reads the live image, instance type, max instances, grace period and
+ *   read    (pulumi refresh) reads the live name, image, instance type, max instances, grace period and
  *           namespace; a deleted application reads as gone, so the next `up` creates it again.
  *   both    wait for a started rollout to complete, within rolloutTimeoutSeconds even when a poll hangs;
  *           a reverted one fails `pulumi up` with Cloudflare's reason and the instances' health. A rollout
@@ -355,6 +355,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
       props: {
         ...props,
         applicationId,
+        name: live.name ?? props.name,
         image: live.configuration?.image ?? "",
         instanceType: (live.configuration?.instance_type ?? "") as ContainerApplicationInputs["instanceType"],
         maxInstances: live.max_instances ?? 0,

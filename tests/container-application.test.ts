@@ -324,9 +324,10 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     expect(updated).toMatchObject({ stateVersion: 2, namespaceOwner: inputs.namespaceOwner });
   });
 
-  it("reads drift made outside the program (refresh): image, instance type, max instances, grace period, namespace", async () => {
+  it("reads drift made outside the program (refresh): name, image, instance type, max instances, grace period, namespace", async () => {
     const { outs } = await create();
     Object.assign(fake.applications.get(outs.applicationId) ?? {}, {
+      name: "renamed-in-dashboard",
       max_instances: 9,
       rollout_active_grace_period: 0,
       configuration: { image: NEW_IMAGE, instance_type: "basic" },
@@ -335,6 +336,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     expect(read).toMatchObject({
       id: outs.applicationId,
       props: {
+        name: "renamed-in-dashboard",
         maxInstances: 9,
         rolloutGracePeriodSeconds: 0,
         image: NEW_IMAGE,
@@ -346,6 +348,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     const restored = await update(read?.props as ContainerApplicationOutputs, {});
     expect(writes().map((request) => request.method)).toEqual(["PATCH", "POST"]);
     expect(fake.applications.get(outs.applicationId)).toMatchObject({
+      name: "spectral-alpha-app",
       max_instances: 3,
       configuration: { image: IMAGE, instance_type: "standard-1" },
     });
