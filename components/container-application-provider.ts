@@ -225,6 +225,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
         {
           doing: `starting a rollout of ${inputs.image}`,
           write: true,
+          next: "If another rollout is running on this application (started from the dashboard or by wrangler), wait until it ends; otherwise fix what the answer names. Then run pulumi up again",
           outcomeUnknown: "Cloudflare may have started it; the next pulumi up finds it and watches it",
         },
         (client) =>

@@ -451,7 +451,7 @@ describe("the stand-in's Containers rules, met head-on", () => {
     expect(await refusal(sdk().post(rollouts, { body }))).toBe("accepted");
     expect(await refusal(sdk().post(rollouts, { body }))).toBe("ROLLOUT_IN_PROGRESS");
     await expect(update(outs, { image: NEW_IMAGE })).rejects.toThrow(
-      /ContainerApplication spectral-alpha-app: starting a rollout of .*sha256:2{64} failed: the Cloudflare API at .* answered 409 .*ROLLOUT_IN_PROGRESS/,
+      /ContainerApplication spectral-alpha-app: starting a rollout of .*sha256:2{64} failed: the Cloudflare API at .* answered 409 .*ROLLOUT_IN_PROGRESS.*\. If another rollout is running on this application \(started from the dashboard or by wrangler\), wait until it ends; otherwise fix what the answer names\. Then run pulumi up again\.$/,
     );
   });
 
