@@ -88,7 +88,7 @@ export interface Rollout {
 }
 
 /** A call of this application's: what it does, and whether it is a write that must not be repeated blindly. */
-type ApplicationCall = Pick<ServiceCall, "doing" | "write" | "deadline" | "outcomeUnknown">;
+type ApplicationCall = Pick<ServiceCall, "doing" | "write" | "deadline" | "outcomeUnknown" | "next">;
 
 export interface ContainerApplicationProvider extends pulumi.dynamic.ResourceProvider {
   cloudflare<T>(
