@@ -68,6 +68,17 @@ export class Checkout {
     writeFileSync(path, edited);
   }
 
+  /** Puts `file` as it was at commit `revision` (an operator's stack deployed by an older release). */
+  checkoutFile(file: string, revision: string): void {
+    const source = execFileSync("git", ["show", `${revision}:${file}`], { cwd: REPO_ROOT, encoding: "utf8" });
+    writeFileSync(join(this.dir, file), source);
+  }
+
+  /** Puts `file` back as it is in this working tree. */
+  restoreFile(file: string): void {
+    cpSync(join(REPO_ROOT, file), join(this.dir, file));
+  }
+
   dispose(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
