@@ -65,7 +65,7 @@ export interface WorkerScriptInputs {
 }
 
 export interface WorkerScriptOutputs extends WorkerScriptInputs {
-  /** Which provider wrote the state (see STATE_VERSION). */
+  /** Which provider wrote the state (see WORKER_STATE_VERSION). */
   stateVersion?: number;
   /** The namespace Cloudflare assigned to the container class: the container application binds to it. */
   namespaceId: string;
