@@ -18,23 +18,21 @@
  */
 import { engineMissing } from "../tests/engine/harness";
 import { KILL_POINTS, killAndRecover, nextImage, recoveredCleanly } from "../tests/engine/kill-points";
-import { Checkout, LifecycleRunner, PROVIDER_FILES } from "../tests/engine/lifecycle";
+import { LifecycleRunner, PROVIDER_FILES } from "../tests/engine/lifecycle";
 import { type EngineInputs, WORKER } from "../tests/engine/program";
-import { EngineScenario, SECRET_VALUES } from "../tests/engine/scenario";
+import { type EngineScenario, SECRET_VALUES } from "../tests/engine/scenario";
 
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
-/** A stand-in scenario and a runner on a fresh checkout; `use` gets both, and everything is closed after. */
+/** A runner on its own stand-ins and checkout (a throwaway cluster); everything is closed after `use`. */
 async function withRunner<T>(
   use: (runner: LifecycleRunner, scenario: EngineScenario) => Promise<T>,
 ): Promise<T> {
-  const scenario = await EngineScenario.start();
-  const checkout = new Checkout();
+  const runner = await LifecycleRunner.start();
   try {
-    return await use(new LifecycleRunner(scenario, checkout), scenario);
+    return await use(runner, runner.scenario);
   } finally {
-    await scenario.close();
-    checkout.dispose();
+    await runner.close();
   }
 }
 
@@ -134,14 +132,13 @@ async function main(): Promise<void> {
     let clean = 0;
     for (const point of KILL_POINTS) {
       counts.scenarios++;
-      const target = point.phase === "create" ? deployed : nextImage(deployed);
       const outcome = await killAndRecover(runner, scenario, point, deployed);
-      if (recoveredCleanly(outcome, target)) clean++;
+      if (recoveredCleanly(outcome)) clean++;
       else problem(`killed in ${point.what} ${point.phase}: ${JSON.stringify(outcome)}`);
       console.error(
         `bench:lifecycle: killed in ${point.what} ${point.phase}: ${outcome.newRows} new generation rows`,
       );
-      deployed = target;
+      deployed = outcome.target;
     }
     return clean;
   });

@@ -48,7 +48,6 @@ function forgetDeclaredObjects() {
 }
 
 module.exports = {
-  PROVIDER_KEY,
   UNKNOWN,
   changedInputs,
   declareObject,

@@ -2,14 +2,11 @@
 // PostgreSQL, the Cloudflare API and registry stand-ins behind fault proxies, and the Worker in workerd with
 // a container double. Each case: the fault, an up that ends as the case says within its limit, and a clean
 // up that converges with nothing duplicated.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAULT_CASES, FaultMatrix } from "./faults";
-import { engineMissing } from "./harness";
 import { EngineScenario } from "./scenario";
+import { database, missing } from "./suite";
 
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
 /** The goal: no configured limit is exceeded by more than this. */
 const MAX_OVERRUN_SECONDS = 5;
 

@@ -89,6 +89,8 @@ export const KILL_POINTS: KillPoint[] = [
 
 /** What a killed run and its recovery left. */
 export interface KillOutcome {
+  /** What the killed up and the recovery deployed: `deployed` for a create, the next image for an update. */
+  target: EngineInputs;
   killedError?: string;
   /** Provider hosts of the killed CLI still running 5 s after the kill. */
   hostsLeft: number[];
@@ -112,10 +114,7 @@ export function nextImage(inputs: EngineInputs): EngineInputs {
   return { ...inputs, image, gitSha: gitShaOf(image) };
 }
 
-/**
- * From `deployed` (destroyed first for a create), kills an up at `point`, then recovers as the README says.
- * Returns what it found; the target it deployed is `phase === "create" ? deployed : nextImage(deployed)`.
- */
+/** From `deployed` (destroyed first for a create), kills an up at `point`, then recovers as the README says. */
 export async function killAndRecover(
   runner: LifecycleRunner,
   scenario: EngineScenario,
@@ -143,6 +142,7 @@ export async function killAndRecover(
   const application = runner.state().find((resource) => resource.type.endsWith(":ContainerApplication"));
   const afterwards = await runner.run("up", target);
   return {
+    target,
     killedError: killed.error,
     hostsLeft,
     lockedError: locked.error,
@@ -159,14 +159,14 @@ export async function killAndRecover(
 }
 
 /** Whether an outcome is the converged stack the README promises (WORKER, one application, one new row at most beyond the recovery's). */
-export function recoveredCleanly(outcome: KillOutcome, target: EngineInputs): boolean {
+export function recoveredCleanly(outcome: KillOutcome): boolean {
   return (
     outcome.hostsLeft.length === 0 &&
     outcome.recoveryErrors.length === 0 &&
     outcome.outputs?.servingGeneration === outcome.outputs?.generation &&
     outcome.workers.join() === WORKER &&
     outcome.applications.length === 1 &&
-    outcome.applications[0].image === target.image &&
+    outcome.applications[0].image === outcome.target.image &&
     outcome.adopted === false &&
     outcome.newRows <= 2 &&
     JSON.stringify(outcome.afterwards) === JSON.stringify({ same: 6 })

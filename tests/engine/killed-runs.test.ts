@@ -3,40 +3,32 @@
 // README's recovery (pulumi cancel, pulumi refresh --clear-pending-creates, pulumi up). Real PostgreSQL; the
 // Cloudflare API and registry are stand-ins behind fault proxies; the Worker runs in workerd with a
 // container double.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { engineMissing } from "./harness";
-import { KILL_POINTS, killAndRecover, nextImage } from "./kill-points";
-import { Checkout, LifecycleRunner } from "./lifecycle";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KILL_POINTS, killAndRecover } from "./kill-points";
+import { LifecycleRunner } from "./lifecycle";
 import { type EngineInputs, WORKER } from "./program";
-import { EngineScenario } from "./scenario";
-
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+import type { EngineScenario } from "./scenario";
+import { database, missing } from "./suite";
 
 describe.skipIf(missing !== undefined)(
   "killed runs recover by the README's runbook (real engine, ts-node, real PostgreSQL, Cloudflare API and registry stand-ins, workerd)",
   () => {
     let scenario: EngineScenario;
-    let checkout: Checkout;
     let runner: LifecycleRunner;
     let deployed: EngineInputs;
 
     beforeAll(async () => {
-      scenario = await EngineScenario.start(database);
-      checkout = new Checkout();
-      runner = new LifecycleRunner(scenario, checkout);
+      runner = await LifecycleRunner.start(database);
+      ({ scenario } = runner);
       deployed = scenario.inputs();
     });
     afterAll(async () => {
-      await scenario?.close();
-      checkout?.dispose();
+      await runner?.close();
     });
 
     it.each(KILL_POINTS)(
       "SIGKILL inside $what $phase: no provider host outlives the CLI, and cancel, refresh --clear-pending-creates and up converge",
       async (point) => {
-        const target = point.phase === "create" ? deployed : nextImage(deployed);
         const outcome = await killAndRecover(runner, scenario, point, deployed);
         expect(outcome.killedError).toMatch(/SIGKILL/);
         expect(outcome.hostsLeft).toEqual([]);
@@ -44,13 +36,13 @@ describe.skipIf(missing !== undefined)(
         expect(outcome.recoveryErrors).toEqual([]);
         expect(outcome.outputs?.servingGeneration).toBe(outcome.outputs?.generation);
         expect(outcome.workers).toEqual([WORKER]);
-        expect(outcome.applications).toEqual([{ image: target.image }]);
+        expect(outcome.applications).toEqual([{ image: outcome.target.image }]);
         // An application this program made (found again after the kill) is never recorded as adopted.
         expect(outcome.adopted).toBe(false);
         // At most one row the killed run allocated and never recorded, besides the recovery's own.
         expect(outcome.newRows).toBeLessThanOrEqual(2);
         expect(outcome.afterwards).toEqual({ same: 6 });
-        deployed = target;
+        deployed = outcome.target;
       },
     );
   },

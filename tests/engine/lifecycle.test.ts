@@ -2,22 +2,18 @@
 // process, the program loaded through ts-node as `pulumi up` loads it (ts-node-host.js), from a checkout
 // the tests edit. Real PostgreSQL; the Cloudflare API and registry are stand-ins; the Worker runs in workerd
 // with a container double.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { engineMissing } from "./harness";
-import { Checkout, LifecycleRunner, PROVIDER_FILES, type Run } from "./lifecycle";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Checkout, LifecycleRunner, PROVIDER_FILES, type Run } from "./lifecycle";
 import { type EngineInputs, gitShaOf, imageReference, WORKER } from "./program";
-import { EngineScenario, SECRET_VALUES } from "./scenario";
-
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+import { type EngineScenario, SECRET_VALUES } from "./scenario";
+import { database, missing } from "./suite";
 
 describe.skipIf(missing !== undefined)(
   "day 2 under the real engine, ts-node, a fresh process per run (real PostgreSQL, Cloudflare API and registry stand-ins, workerd)",
   () => {
     let scenario: EngineScenario;
-    let checkout: Checkout;
     let runner: LifecycleRunner;
+    let checkout: Checkout;
     let base: EngineInputs;
 
     /** A preview, then the up, each in its own process: the up must do exactly what the preview showed. */
@@ -33,17 +29,15 @@ describe.skipIf(missing !== undefined)(
     const application = () => [...scenario.fake.applications.values()];
 
     beforeAll(async () => {
-      scenario = await EngineScenario.start(database);
-      checkout = new Checkout();
-      runner = new LifecycleRunner(scenario, checkout);
+      runner = await LifecycleRunner.start(database);
+      ({ scenario, checkout } = runner);
       base = scenario.inputs();
       const first = await runner.run("up", base);
       expect(first.error).toBeUndefined();
       expect(first.changes).toEqual({ create: 6 });
     });
     afterAll(async () => {
-      await scenario?.close();
-      checkout?.dispose();
+      await runner?.close();
     });
 
     it("an edit of every provider file (a comment) previews and ups as 0 changes: no Cloudflare write, no generation, no rollout", async () => {

@@ -19,9 +19,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "../support/alpha";
+import type { TestDatabase } from "../support/postgres";
 import type { LifecycleJob, LifecycleResult, Operation } from "./lifecycle-job";
 import type { EngineInputs } from "./program";
-import type { EngineScenario } from "./scenario";
+import { EngineScenario } from "./scenario";
 
 /** The providers this project wrote: an edit to any of them must not redeploy. */
 export const PROVIDER_FILES = [
@@ -130,10 +131,20 @@ export interface Run extends LifecycleResult {
 }
 
 export class LifecycleRunner {
-  constructor(
+  private constructor(
     readonly scenario: EngineScenario,
     readonly checkout: Checkout,
   ) {}
+
+  /** A scenario (on `database`, else a throwaway cluster) and a fresh checkout to run from. */
+  static async start(database?: TestDatabase): Promise<LifecycleRunner> {
+    return new LifecycleRunner(await EngineScenario.start(database), new Checkout());
+  }
+
+  async close(): Promise<void> {
+    await this.scenario.close();
+    this.checkout.dispose();
+  }
 
   /** The stack's checkpoint in the file backend: each resource's type, URN, inputs and outputs. */
   state(stack = "lifecycle"): {

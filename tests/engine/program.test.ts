@@ -1,17 +1,13 @@
 // The project's dynamic providers under the real Pulumi engine (CLI v3.274.1, inline Automation API program),
 // against real PostgreSQL and the Cloudflare API stand-in (tests/support/fake-cloudflare.ts). The runs after
 // the first, each in a fresh process under the production loader, are lifecycle.test.ts's.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTAINER_CLASS } from "../../components/container-worker";
 import { FAKE_TOKEN, lostAnswer } from "../support/fake-cloudflare";
 import { DEPLOYER_PASSWORD } from "../support/postgres";
-import { engineMissing } from "./harness";
 import { ACCOUNT, type EngineInputs, gitShaOf, imageReference, REPOSITORY } from "./program";
 import { EngineScenario, SECRET_VALUES } from "./scenario";
-
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+import { database, missing } from "./suite";
 
 describe.skipIf(missing !== undefined)(
   "real Pulumi engine: generation, Worker upload, container application, deploy verification and image retention (real PostgreSQL, Cloudflare API and registry stand-ins, the Worker in workerd with a container double)",

@@ -2,19 +2,15 @@
 // the program loaded through ts-node in a fresh process (lifecycle.ts). The Cloudflare API and registry are
 // stand-ins, seeded through their own API as wrangler calls it; real PostgreSQL; the Worker runs in workerd.
 import Cloudflare from "cloudflare";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONTAINER_CLASS } from "../../components/container-worker";
 import { bundleWorker, WORKER_MODULE } from "../../lib/worker/bundle";
 import { REPO_ROOT } from "../support/alpha";
 import { FAKE_TOKEN } from "../support/fake-cloudflare";
-import { engineMissing } from "./harness";
-import { Checkout, LifecycleRunner } from "./lifecycle";
+import { LifecycleRunner } from "./lifecycle";
 import { ACCOUNT, imageReference, WORKER } from "./program";
-import { EngineScenario } from "./scenario";
-
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+import type { EngineScenario } from "./scenario";
+import { database, missing } from "./suite";
 
 /** What `wrangler deploy` of a Worker with one container class leaves: the script, its namespace, an application. */
 async function wranglerDeploy(scenario: EngineScenario): Promise<string> {
@@ -54,20 +50,17 @@ describe.skipIf(missing !== undefined)(
   "taking over a wrangler deployment (real engine, ts-node, real PostgreSQL, Cloudflare API and registry stand-ins, workerd)",
   () => {
     let scenario: EngineScenario;
-    let checkout: Checkout;
     let runner: LifecycleRunner;
     let wranglerApplication: string;
 
     beforeAll(async () => {
-      scenario = await EngineScenario.start(database);
-      checkout = new Checkout();
-      runner = new LifecycleRunner(scenario, checkout);
+      runner = await LifecycleRunner.start(database);
+      ({ scenario } = runner);
       wranglerApplication = await wranglerDeploy(scenario);
       scenario.fake.requests.length = 0;
     });
     afterAll(async () => {
-      await scenario?.close();
-      checkout?.dispose();
+      await runner?.close();
     });
 
     it("the first up adopts the Worker and the application in place: nothing deleted, no second application, no migration sent again", async () => {

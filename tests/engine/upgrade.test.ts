@@ -3,14 +3,10 @@
 // state, so the first up after the upgrade must store the new code without touching Cloudflare. Real engine,
 // each run a fresh ts-node process (lifecycle.ts); real PostgreSQL; Cloudflare API and registry stand-ins;
 // the Worker in workerd.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { engineMissing } from "./harness";
-import { Checkout, LifecycleRunner } from "./lifecycle";
-import { EngineScenario } from "./scenario";
-
-const setup = inject("postgres");
-const database = "database" in setup ? setup.database : undefined;
-const missing = engineMissing() ?? (database ? undefined : "no PostgreSQL server");
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Checkout, LifecycleRunner } from "./lifecycle";
+import type { EngineScenario } from "./scenario";
+import { database, missing } from "./suite";
 
 /** The last commit whose WorkerScript and ContainerApplication providers had no `read`. */
 const PREVIOUS_RELEASE = "60d7faa";
@@ -20,21 +16,19 @@ describe.skipIf(missing !== undefined)(
   "upgrading a stack deployed by the previous release (real engine, ts-node, real PostgreSQL, Cloudflare API and registry stand-ins, workerd)",
   () => {
     let scenario: EngineScenario;
-    let checkout: Checkout;
     let runner: LifecycleRunner;
+    let checkout: Checkout;
 
     beforeAll(async () => {
-      scenario = await EngineScenario.start(database);
-      checkout = new Checkout();
-      runner = new LifecycleRunner(scenario, checkout);
+      runner = await LifecycleRunner.start(database);
+      ({ scenario, checkout } = runner);
       for (const file of UPGRADED) checkout.checkoutFile(file, PREVIOUS_RELEASE);
       const old = await runner.run("up", scenario.inputs());
       expect(old.error).toBeUndefined();
       for (const file of UPGRADED) checkout.restoreFile(file);
     });
     afterAll(async () => {
-      await scenario?.close();
-      checkout?.dispose();
+      await runner?.close();
     });
 
     it("the first up after the upgrade rewrites the two resources' state, as its preview says, and writes nothing to Cloudflare", async () => {
