@@ -67,7 +67,11 @@ export const deployVerificationProvider: DeployVerificationProvider = {
     const deadline = Date.now() + inputs.timeoutSeconds * 1000;
     let served: Served = { status: "no answer yet" };
     while (Date.now() < deadline) {
-      served = await this.probe(inputs.url, Math.max(1, Math.min(requestMs, deadline - Date.now())));
+      const budgetMs = Math.min(requestMs, deadline - Date.now());
+      const answer = await this.probe(inputs.url, Math.max(1, budgetMs));
+      // A probe the deadline cut short says nothing about /health: keep what it served before, if anything.
+      const cutShort = budgetMs < requestMs && answer.status !== 200;
+      if (!cutShort || served.status === "no answer yet") served = answer;
       if (
         served.status === 200 &&
         served.generation === String(inputs.generation) &&

@@ -53,6 +53,27 @@ describe("DeployVerification provider", () => {
     await expect(provider.verify(inputs)).rejects.toThrow("served no healthy answer (last: answered 502)");
   });
 
+  it("reports what /health last served, not the probe the deadline cut short", async () => {
+    // A login page that takes 300 ms: the last probe before the 1 s limit has less than that left.
+    const slow = createServer((_request, response) => {
+      setTimeout(
+        () => response.writeHead(200, { "content-type": "text/html" }).end("<html>Sign in</html>"),
+        300,
+      );
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      await expect(
+        provider.verify({ ...inputs, url, callLimits: { requestTimeoutSeconds: 1, retryBudgetSeconds: 0 } }),
+      ).rejects.toThrow(
+        "served no healthy answer (last: answered HTML where JSON was expected (a proxy or login page?))",
+      );
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
   it("runs again only when the generation, the image, the commit or the URL changed", async () => {
     const olds = { ...inputs, servingGeneration: 7, verifiedAt: "then" };
     expect(await provider.diff?.("7", olds, inputs)).toMatchObject({ changes: false });
