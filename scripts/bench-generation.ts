@@ -43,9 +43,9 @@ async function main(): Promise<void> {
       fingerprint: "f".repeat(64),
       databaseUrl: database.deployerUrl,
     };
-    const { create } = deploymentGenerationProvider;
-    if (!create) throw new Error("the provider has no create");
-    const viaProvider = async () => (await create(inputs)).outs as DeploymentGenerationOutputs;
+    // Called on the provider, as the engine calls it: create reaches its helpers through `this`.
+    const viaProvider = async () =>
+      (await deploymentGenerationProvider.create(inputs)).outs as DeploymentGenerationOutputs;
     const raw = async () => {
       const client = new Client({ connectionString: database.deployerUrl });
       await client.connect();

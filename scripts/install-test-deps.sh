@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the test suites need beyond Node: the PostgreSQL server binaries (the suites start a throwaway
 # cluster), Debian's Docker engine and debootstrap (the container suite builds real images on local
-# stand-in bases), the Python test tools, and the Pulumi CLI built from the Go module proxy (the engine
-# suite). Installs only what is missing; apt needs root (or sudo).
+# stand-in bases), the Python test tools, and, built from the Go module proxy, the Pulumi CLI (the engine
+# suite) and the Docker Compose and Buildx plugins (the local compose tests). Installs only what is missing; apt needs root (or sudo).
 set -euo pipefail
 
 missing=()
@@ -33,5 +33,7 @@ if ! "$tools/actionlint" --version 2>/dev/null | grep -qx "$actionlint_version";
   GOBIN="$tools" go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version"
 fi
 
-# The Pulumi CLI for `pnpm test:engine`, cached outside the work tree by version.
+# The Pulumi CLI for `pnpm test:engine`, and Docker Compose with Buildx for the local compose tests, each
+# built from the Go module proxy and cached outside the work tree by version.
 bash "$(dirname "$0")/install-pulumi.sh"
+bash "$(dirname "$0")/install-compose.sh"

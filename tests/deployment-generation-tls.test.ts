@@ -99,7 +99,7 @@ beforeAll(async () => {
     () => undefined,
   );
   const started = address
-    ? await ThrowawayCluster.start({ ...CA.issue([NAME]), address })
+    ? await ThrowawayCluster.start({ tls: { ...CA.issue([NAME]), address } })
     : { skipped: `this machine's name ${NAME} does not resolve` };
   if ("skipped" in started) {
     if (process.env.CI === "true") throw new Error(`the TLS suite cannot run: ${started.skipped}`);

@@ -1,6 +1,7 @@
 /**
  * vitest global setup of the container suite: starts (or reuses) the private Docker engine, builds the
- * stand-in bases, stamps version.json and builds all five images. Where the engine cannot start, every
+ * stand-in bases and pins the Dockerfiles' base digests to them, stamps version.json and builds all five
+ * images. Where the engine cannot start, every
  * container test reports SKIPPED with the reason; under CI=true that fails the run unless
  * SPECTRAL_SKIP_CONTAINERS=1 is set explicitly.
  */
@@ -16,6 +17,7 @@ import {
   type Engine,
   IMAGES,
   imageTag,
+  pinBases,
   standinDockerfile,
   startEngine,
 } from "../support/image-builds";
@@ -52,6 +54,7 @@ export default function setup(project: TestProject): void {
   }
   execFileSync("bash", [join(REPO_ROOT, "infra/docker/build-version.sh")], { cwd: REPO_ROOT });
   const standins = buildStandins(engine, REPO_ROOT);
+  pinBases(engine, REPO_ROOT, standins);
   for (const name of IMAGES) {
     const dockerfile = standinDockerfile(REPO_ROOT, name, standins);
     buildImage(engine, dockerfile, REPO_ROOT, imageTag(name));

@@ -3,7 +3,8 @@
 // the tests edit. Real PostgreSQL; the Cloudflare API and registry are stand-ins; the Worker runs in workerd
 // with a container double.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Checkout, LifecycleRunner, PROVIDER_FILES, type Run } from "./lifecycle";
+import type { Checkout } from "../support/checkout";
+import { LifecycleRunner, PROVIDER_FILES, type Run } from "./lifecycle";
 import { type EngineInputs, gitShaOf, imageReference, WORKER } from "./program";
 import { type EngineScenario, SECRET_VALUES } from "./scenario";
 import { database, missing } from "./suite";

@@ -4,7 +4,8 @@
 // each run a fresh ts-node process (lifecycle.ts); real PostgreSQL; Cloudflare API and registry stand-ins;
 // the Worker in workerd.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Checkout, LifecycleRunner } from "./lifecycle";
+import type { Checkout } from "../support/checkout";
+import { LifecycleRunner } from "./lifecycle";
 import type { EngineScenario } from "./scenario";
 import { database, missing } from "./suite";
 

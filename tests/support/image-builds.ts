@@ -78,6 +78,20 @@ export function buildStandins(engine: Engine, repoRoot: string): Map<string, str
   );
 }
 
+/**
+ * Records each digest-pinned base as a name of its stand-in in the engine (scripts/containers/pin-bases.sh),
+ * so that the committed Dockerfiles build unchanged, as the local compose flow builds them. Restarts the
+ * engine when something was missing, so it runs before any container starts.
+ */
+export function pinBases(engine: Engine, repoRoot: string, standins: ReadonlyMap<string, string>): void {
+  execFileSync("bash", [join(repoRoot, "scripts/containers/pin-bases.sh")], {
+    encoding: "utf8",
+    env: { ...process.env, DOCKER_HOST: engine.dockerHost },
+    input: [...standins].map(([official, standin]) => `${official} ${standin}\n`).join(""),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+}
+
 /** The Dockerfile with every digest-pinned base swapped for its stand-in; a base without one is an error. */
 export function withStandins(dockerfile: string, standins: ReadonlyMap<string, string>): string {
   return dockerfile.replace(PINNED_FROM, (_line, from: string, image: string) => {

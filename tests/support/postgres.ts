@@ -41,6 +41,19 @@ export interface ServerTls {
   address: string;
 }
 
+/** How a cluster is reached beyond a free loopback port. */
+export interface ClusterOptions {
+  /** TLS with this identity, as ServerTls says. */
+  tls?: ServerTls;
+  /** A fixed port instead of a free one (the local compose flow expects supabase's 54322). */
+  port?: number;
+  /**
+   * Also listen on `address` (a Docker bridge's gateway, which containers reach as host.docker.internal)
+   * and accept md5 password logins from `networks`, the only method a client without a driver can speak.
+   */
+  bridge?: { address: string; networks: string[] };
+}
+
 export type TestDatabaseSetup = { database: TestDatabase } | { skipped: string };
 
 function findBinDir(): string | undefined {
@@ -97,11 +110,15 @@ export class ThrowawayCluster {
 
   /**
    * `tls` turns on TLS with this key and certificate, and also listens on `address` (which clients reach by
-   * a name the certificate lists), accepting TLS connections only from there.
+   * a name the certificate lists), accepting TLS connections only from there. `bridge`: see ClusterOptions.
    */
-  static async start(
-    tls?: ServerTls,
-  ): Promise<{ cluster: ThrowawayCluster; database: TestDatabase } | { skipped: string }> {
+  static async start({
+    tls,
+    port: fixedPort,
+    bridge,
+  }: ClusterOptions = {}): Promise<
+    { cluster: ThrowawayCluster; database: TestDatabase } | { skipped: string }
+  > {
     const binDir = findBinDir();
     if (!binDir)
       return {
@@ -116,7 +133,7 @@ export class ThrowawayCluster {
       chownSync(dir, uid, gid);
     }
     const cluster = new ThrowawayCluster(dir, binDir, runAs);
-    const port = await freeLoopbackPort();
+    const port = fixedPort ?? (await freeLoopbackPort());
     const pwfile = join(dir, "pwfile");
     writeFileSync(pwfile, ADMIN_PASSWORD);
     if (runAs.length > 0) execFileSync("chown", ["postgres", pwfile]);
@@ -142,6 +159,11 @@ export class ThrowawayCluster {
         execFileSync("chown", ["postgres", join(data, "server.crt"), join(data, "server.key")]);
       if (tls.address !== "127.0.0.1") listen.push(tls.address);
       tlsOptions = " -c ssl=on";
+    }
+    if (bridge) {
+      for (const network of bridge.networks)
+        appendFileSync(join(dir, "data", "pg_hba.conf"), `host all all ${network} md5\n`);
+      listen.push(bridge.address);
     }
     const logFile = join(dir, "server.log");
     cluster.run("pg_ctl", [
