@@ -1,4 +1,8 @@
-/** Shared helpers of the `pnpm bench:*` scripts: whole-process wall time and medians. */
+/**
+ * Shared helpers of the `pnpm bench:*` scripts: whole-process wall time, medians, and the short mode.
+ * `SPECTRAL_BENCH_SHORT=1` runs a bench with a small N on the same code path, so that a test can keep every
+ * bench alive (tests/commands.test.ts) without waiting for a full measurement.
+ */
 import { type SpawnSyncOptions, spawnSync } from "node:child_process";
 
 /** Wall time of one whole process in seconds; a failed run aborts the benchmark with its output. */
@@ -16,4 +20,9 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** How many times to repeat a measurement: `full`, or `short` under SPECTRAL_BENCH_SHORT=1. */
+export function benchSize(full: number, short: number): number {
+  return process.env.SPECTRAL_BENCH_SHORT === "1" ? short : full;
 }

@@ -1,18 +1,31 @@
 /**
  * `pnpm bench:worker`: the Worker in front of the real app image, in the container suite's runtime (workerd,
  * the private Docker engine and the Docker API proxy; see tests/support/worker-container-runtime.ts), in one
- * run: the first request through the Worker (container start included), the p50 of 200 later /health
- * requests through the Worker against the p50 of the same requests straight to the container's port
- * (interleaved), and the time from a deploy with a new generation to the first response that shows it.
- * Goals: overhead_ratio <= 1.5; cutover_ms well under the supervisor's stop grace plus one start.
- * Prints `worker: cold_start_ms=<a> warm_request_ms=<b> direct_ms=<c> overhead_ratio=<b/c> cutover_ms=<d>`.
+ * run. After the first request, every path is measured with the same minimal HTTP/1.1 client on one
+ * kept-alive connection, interleaved request by request, so that only the path differs:
+ * - cold_start_ms: the first request through the Worker, container start included;
+ * - warm_request_ms: p50 of later /health requests through the Worker;
+ * - harness_ms: p50 of the same request over the path the Worker's requests take, without the Worker: a
+ *   kept-alive connection through one CONNECT tunnel of the test's sidecar (docker-proxy.ts, which plays
+ *   Cloudflare's proxy-everything sidecar). workerd reuses its tunnel once warm: `tunnels_per_request`
+ *   counts the tunnels it opened during the measured requests.
+ * - direct_ms: p50 straight to the container's port, for reference;
+ * - overhead_ratio = warm / harness: what workerd, the Worker and its Durable Object add, the one figure the
+ *   goal (<= 1.5) is about;
+ * - cutover_ms: from a deploy with a new generation to the first response that shows it.
+ * `SPECTRAL_BENCH_SHORT=1` makes 10 requests instead of 200.
+ * Prints `worker: cold_start_ms=… warm_request_ms=… harness_ms=… direct_ms=… tunnels_per_request=…
+ * overhead_ratio=… cutover_ms=…`.
  */
+import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { buildAppImage, startEngine } from "../tests/support/image-builds";
 import { APP_PORT, WorkerContainerRuntime } from "../tests/support/worker-container-runtime";
+import { benchSize } from "./bench-support";
 
 const ROOT = resolve(__dirname, "..");
-const REQUESTS = 200;
+const REQUESTS = benchSize(200, 10);
 
 async function milliseconds(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
@@ -31,26 +44,85 @@ async function healthOk(url: string): Promise<{ generation: string | null }> {
   return (await response.json()) as { generation: string | null };
 }
 
+/** Sequential GETs on one kept-alive connection; a response ends by content-length or its last chunk. */
+function keepAliveClient(socket: Socket, host: string): { get(path: string): Promise<void>; close(): void } {
+  let buffered = Buffer.alloc(0);
+  let complete: ((head: string) => void) | undefined;
+  socket.on("data", (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    const headEnd = buffered.indexOf("\r\n\r\n");
+    if (headEnd < 0) return;
+    const head = buffered.subarray(0, headEnd).toString();
+    const length = /^content-length: *(\d+)/im.exec(head);
+    const end = length
+      ? headEnd + 4 + Number(length[1])
+      : buffered.indexOf("\r\n0\r\n\r\n", headEnd) +
+        (buffered.indexOf("\r\n0\r\n\r\n", headEnd) < 0 ? -Infinity : 7);
+    if (end < 0 || buffered.length < end) return;
+    buffered = buffered.subarray(end);
+    complete?.(head);
+  });
+  return {
+    get: (path) =>
+      new Promise((done, fail) => {
+        complete = (head) =>
+          head.startsWith("HTTP/1.1 200") ? done() : fail(new Error(`${host}${path}: ${head}`));
+        socket.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
+function connected(port: number): Promise<Socket> {
+  return new Promise((done, fail) => {
+    const socket = connect(port, "127.0.0.1", () => done(socket));
+    socket.once("error", fail);
+  });
+}
+
+/** One CONNECT tunnel through the sidecar on `sidecarPort` to the app, as workerd opens them. */
+function tunnelled(sidecarPort: number): Promise<Socket> {
+  return new Promise((done, fail) => {
+    const tunnel = request({
+      host: "127.0.0.1",
+      port: sidecarPort,
+      method: "CONNECT",
+      path: `127.0.0.1:${APP_PORT}`,
+    });
+    tunnel.once("connect", (_answer, socket: Socket) => done(socket));
+    tunnel.once("error", fail);
+    tunnel.end();
+  });
+}
+
 async function main(): Promise<void> {
   const engine = startEngine(ROOT);
   buildAppImage(engine, ROOT);
   const runtime = await WorkerContainerRuntime.start(engine);
   try {
     const cold = await milliseconds(() => healthOk(`${runtime.url}/health`));
-    const throughWorker: number[] = [];
-    const direct: number[] = [];
-    for (let i = 0; i < REQUESTS; i++) {
-      throughWorker.push(await milliseconds(() => healthOk(`${runtime.url}/health`)));
-      direct.push(await milliseconds(() => healthOk(`http://127.0.0.1:${APP_PORT}/health`)));
-    }
+    const [sidecar] = runtime.sidecars();
+    const paths = {
+      worker: keepAliveClient(await connected(Number(new URL(runtime.url).port)), new URL(runtime.url).host),
+      harness: keepAliveClient(await tunnelled(sidecar.port), `127.0.0.1:${APP_PORT}`),
+      direct: keepAliveClient(await connected(APP_PORT), `127.0.0.1:${APP_PORT}`),
+    };
+    const timings = { worker: [] as number[], harness: [] as number[], direct: [] as number[] };
+    const tunnelsBefore = runtime.sidecars()[0].tunnelsOpened;
+    for (let i = 0; i < REQUESTS; i++)
+      for (const path of ["worker", "harness", "direct"] as const)
+        timings[path].push(await milliseconds(() => paths[path].get("/health")));
+    // The harness opened one tunnel itself; any other was workerd's.
+    const workerTunnels = runtime.sidecars()[0].tunnelsOpened - tunnelsBefore;
+    for (const client of Object.values(paths)) client.close();
     const cutover = await milliseconds(async () => {
       await runtime.deploy({ SPECTRAL_GENERATION: "2" });
       while ((await healthOk(`${runtime.url}/health`)).generation !== "2")
         await new Promise((r) => setTimeout(r, 20));
     });
-    const [warm, straight] = [p50(throughWorker), p50(direct)];
+    const [warm, harness, direct] = [p50(timings.worker), p50(timings.harness), p50(timings.direct)];
     console.log(
-      `worker: cold_start_ms=${cold.toFixed(0)} warm_request_ms=${warm.toFixed(2)} direct_ms=${straight.toFixed(2)} overhead_ratio=${(warm / straight).toFixed(2)} cutover_ms=${cutover.toFixed(0)}`,
+      `worker: cold_start_ms=${cold.toFixed(0)} warm_request_ms=${warm.toFixed(2)} harness_ms=${harness.toFixed(2)} direct_ms=${direct.toFixed(2)} tunnels_per_request=${(workerTunnels / REQUESTS).toFixed(2)} overhead_ratio=${(warm / harness).toFixed(2)} cutover_ms=${cutover.toFixed(0)}`,
     );
   } finally {
     await runtime.close();

@@ -18,6 +18,8 @@ import { connect, type Server, type Socket } from "node:net";
 export interface DockerProxy {
   socketPath: string;
   log: string[];
+  /** The sidecars' loopback ports and how many CONNECT tunnels each has opened, for bench:worker. */
+  sidecars(): { port: number; tunnelsOpened: number }[];
   close(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ interface Sidecar {
   name: string;
   server: Server;
   port: number;
+  tunnelsOpened(): number;
+  /** Closes the listener and every tunnel still open through it. */
+  close(): void;
 }
 
 async function readAll(stream: IncomingMessage): Promise<Buffer> {
@@ -41,20 +46,41 @@ async function startSidecar(name: string): Promise<Sidecar> {
   const server = createHttpServer((request, response) => {
     void readAll(request).then(() => response.writeHead(200, { "content-type": "text/plain" }).end(""));
   });
+  const tunnels = new Set<Socket>();
+  let opened = 0;
+  const track = (socket: Socket) => {
+    tunnels.add(socket);
+    socket.once("close", () => tunnels.delete(socket));
+  };
   server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
     const [host, port] = (request.url ?? "").split(":");
+    opened++;
+    track(client);
     const upstream = connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       upstream.pipe(client);
       client.pipe(upstream);
     });
+    track(upstream);
     upstream.on("error", () => client.destroy());
     client.on("error", () => upstream.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
-  return { id: `sidecar${randomBytes(16).toString("hex")}`, name, server, port };
+  const close = () => {
+    server.close();
+    server.closeAllConnections();
+    for (const socket of tunnels) socket.destroy();
+  };
+  return {
+    id: `sidecar${randomBytes(16).toString("hex")}`,
+    name,
+    server,
+    port,
+    tunnelsOpened: () => opened,
+    close,
+  };
 }
 
 export async function startDockerProxy(engineSocket: string, socketPath: string): Promise<DockerProxy> {
@@ -76,6 +102,8 @@ export async function startDockerProxy(engineSocket: string, socketPath: string)
     const upstream = httpRequest(
       {
         socketPath: engineSocket,
+        // One connection per call: pooled keep-alive connections to the engine outlive close().
+        agent: false,
         method: request.method,
         path: request.url,
         headers: { ...request.headers, "content-length": String(body.length) },
@@ -126,7 +154,7 @@ export async function startDockerProxy(engineSocket: string, socketPath: string)
       }
       if (action === "/wait") return; // held open, like a running container's wait
       if (request.method === "DELETE" || action === "/kill" || action === "/stop") {
-        sidecar.server.close();
+        sidecar.close();
         sidecars.delete(sidecar.id);
       }
       return json(
@@ -146,9 +174,14 @@ export async function startDockerProxy(engineSocket: string, socketPath: string)
   return {
     socketPath,
     log,
+    sidecars: () =>
+      [...sidecars.values()].map((sidecar) => ({
+        port: sidecar.port,
+        tunnelsOpened: sidecar.tunnelsOpened(),
+      })),
     close: () =>
       new Promise((resolve) => {
-        for (const sidecar of sidecars.values()) sidecar.server.close();
+        for (const sidecar of sidecars.values()) sidecar.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

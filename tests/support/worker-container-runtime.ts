@@ -71,6 +71,11 @@ export class WorkerContainerRuntime {
     return fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
   }
 
+  /** The test's CONNECT sidecars (docker-proxy.ts), through which workerd reaches the app. */
+  sidecars(): { port: number; tunnelsOpened: number }[] {
+    return this.proxy.sidecars();
+  }
+
   /** The app containers workerd started (not the sidecars this side plays). */
   appContainers(): string[] {
     return docker(this.engine, ["ps", "--filter", "name=workerd-", "--format", "{{.Names}}"])
