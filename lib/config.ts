@@ -440,7 +440,7 @@ export const SETTINGS = {
   secrets: setting(
     { type: "array", items: { type: "object" } },
     secretsManifest,
-    "Secrets manifest: a list of { name, reference, targets, kind, fileName?, scope } (see the README).",
+    "Secrets manifest: a list of { name, reference, targets, kind, fileName?, scope } (see docs/configuration.md).",
   ),
 } satisfies Record<string, Setting<z.ZodType>>;
 
@@ -567,7 +567,7 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>)
     return issue.keys.map((unknown) => {
       const where = pulumiPath([...issue.path, unknown]);
       return issue.path.length === 0
-        ? `${where}: is not a known setting; remove it or fix its spelling (the README lists every setting)`
+        ? `${where}: is not a known setting; remove it or fix its spelling (docs/configuration.md lists every setting)`
         : `${where}: is not a known field; remove it or fix its spelling`;
     });
   }
@@ -576,7 +576,7 @@ function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>)
   if (valueAt(values, issue.path) === undefined && issue.code !== "custom") {
     return [
       issue.path.length === 1
-        ? `${where}: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`
+        ? `${where}: is required; add it to Pulumi.<stack>.yaml (docs/configuration.md lists every setting)`
         : `${where}: is required`,
     ];
   }

@@ -7,9 +7,9 @@
  */
 import { engineMissing } from "../tests/engine/harness";
 import { EngineScenario } from "../tests/engine/scenario";
-import { median } from "./bench-support";
+import { benchSize, median } from "./bench-support";
 
-const NOOP_RUNS = 5;
+const NOOP_RUNS = benchSize(5, 1);
 
 async function seconds(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();

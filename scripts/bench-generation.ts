@@ -12,9 +12,10 @@ import {
   deploymentGenerationProvider,
 } from "../components/deployment-generation-provider";
 import { externalDatabase, type TestDatabase, ThrowawayCluster } from "../tests/support/postgres";
+import { benchSize } from "./bench-support";
 
-const ALLOCATIONS = 200;
-const CONCURRENT = 100;
+const ALLOCATIONS = benchSize(200, 10);
+const CONCURRENT = benchSize(100, 10);
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -4,10 +4,10 @@
  * Prints one line: `plan: median_s=<m> node_baseline_s=<b> ratio=<m/b>`.
  */
 import { resolve } from "node:path";
-import { median, timeProcess } from "./bench-support";
+import { benchSize, median, timeProcess } from "./bench-support";
 
 const ROOT = resolve(__dirname, "..");
-const RUNS = 7;
+const RUNS = benchSize(7, 2);
 
 // Alternate the two so that machine noise lands on both alike.
 const plan: number[] = [];

@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildSync } from "esbuild";
 import { readStackFile } from "../lib/plan/stack-file";
-import { median, timeProcess } from "./bench-support";
+import { benchSize, median, timeProcess } from "./bench-support";
 
 const ROOT = resolve(__dirname, "..");
-const RUNS = 5;
+const RUNS = benchSize(5, 1);
 
 function runnerSource(entry: string, tsNode: { transpileOnly: boolean } | undefined): string {
   const register = tsNode

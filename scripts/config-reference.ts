@@ -1,5 +1,6 @@
 /**
- * `pnpm config:reference`: rewrites Pulumi.yaml's `config:` block and the README's config reference
+ * `pnpm config:reference`: rewrites Pulumi.yaml's `config:` block and the config reference in
+ * docs/configuration.md
  * from the schema in lib/config.ts. The tests fail when either is out of date.
  */
 import { readFileSync, writeFileSync } from "node:fs";
@@ -8,8 +9,8 @@ import { parseDocument } from "yaml";
 import {
   configReferenceMarkdown,
   pulumiConfigDeclarations,
-  README_BEGIN,
-  README_END,
+  REFERENCE_BEGIN,
+  REFERENCE_END,
 } from "../lib/config-reference";
 
 const ROOT = resolve(__dirname, "..");
@@ -21,16 +22,21 @@ function rewritePulumiYaml(): void {
   writeFileSync(file, document.toString({ lineWidth: 0 }));
 }
 
-function rewriteReadme(): void {
-  const file = resolve(ROOT, "README.md");
+const REFERENCE_FILE = "docs/configuration.md";
+
+function rewriteReference(): void {
+  const file = resolve(ROOT, REFERENCE_FILE);
   const text = readFileSync(file, "utf8");
-  const begin = text.indexOf(README_BEGIN);
-  const end = text.indexOf(README_END);
+  const begin = text.indexOf(REFERENCE_BEGIN);
+  const end = text.indexOf(REFERENCE_END);
   if (begin < 0 || end < begin)
-    throw new Error(`README.md: add the markers ${README_BEGIN} and ${README_END}`);
-  writeFileSync(file, text.slice(0, begin) + configReferenceMarkdown() + text.slice(end + README_END.length));
+    throw new Error(`${REFERENCE_FILE}: add the markers ${REFERENCE_BEGIN} and ${REFERENCE_END}`);
+  writeFileSync(
+    file,
+    text.slice(0, begin) + configReferenceMarkdown() + text.slice(end + REFERENCE_END.length),
+  );
 }
 
 rewritePulumiYaml();
-rewriteReadme();
-console.log("config reference: Pulumi.yaml and README.md rewritten from lib/config.ts");
+rewriteReference();
+console.log(`config reference: Pulumi.yaml and ${REFERENCE_FILE} rewritten from lib/config.ts`);

@@ -59,7 +59,7 @@ describe("stack config", () => {
 
   it("names a missing key", () => {
     expect(problemsOf(alphaConfigWith({ [`${KEY}github.owner`]: undefined }))).toEqual([
-      `${KEY}github.owner: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`,
+      `${KEY}github.owner: is required; add it to Pulumi.<stack>.yaml (docs/configuration.md lists every setting)`,
     ]);
   });
 
@@ -108,7 +108,7 @@ describe("stack config", () => {
 
   it("names an unknown key, at the top level and inside a secret entry", () => {
     expect(problemsOf(alphaConfigWith({ [`${KEY}cloudflare.maxInstance`]: "3" }))).toEqual([
-      `${KEY}cloudflare.maxInstance: is not a known setting; remove it or fix its spelling (the README lists every setting)`,
+      `${KEY}cloudflare.maxInstance: is not a known setting; remove it or fix its spelling (docs/configuration.md lists every setting)`,
     ]);
     const secrets = secretsWith((entries) => {
       entries[1].scopes = "api";
@@ -236,7 +236,7 @@ describe("stack config", () => {
         "invalid stack config (3 problems):",
         `  ${KEY}cloudflare.instanceType: must be one of: lite, basic, standard-1, standard-2, standard-3, standard-4`,
         `  ${KEY}cloudflare.maxInstances: must be a whole number between 1 and 100`,
-        `  ${KEY}github.repository: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)`,
+        `  ${KEY}github.repository: is required; add it to Pulumi.<stack>.yaml (docs/configuration.md lists every setting)`,
       ]);
     }
   });

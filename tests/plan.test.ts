@@ -121,9 +121,9 @@ describe("pnpm plan (offline, mock runtime in preview mode)", () => {
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toEqual([
       "plan: invalid stack config (3 problems):",
-      "  spectral-infra:cloudflare.colour: is not a known setting; remove it or fix its spelling (the README lists every setting)",
+      "  spectral-infra:cloudflare.colour: is not a known setting; remove it or fix its spelling (docs/configuration.md lists every setting)",
       "  spectral-infra:cloudflare.maxInstances: must be a whole number between 1 and 100",
-      "  spectral-infra:github.owner: is required; add it to Pulumi.<stack>.yaml (the README lists every setting)",
+      "  spectral-infra:github.owner: is required; add it to Pulumi.<stack>.yaml (docs/configuration.md lists every setting)",
     ]);
   });
 

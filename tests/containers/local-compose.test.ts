@@ -81,9 +81,9 @@ async function health(port: number): Promise<Record<string, unknown>> {
   return JSON.parse(body) as Record<string, unknown>;
 }
 
-/** `pnpm compose:logs` until every service in `services` has printed a line; then it is stopped. */
-async function followLogs(checkout: Checkout, services: string[]): Promise<string> {
-  const child: ChildProcess = spawn("pnpm", ["-s", "compose:logs"], {
+/** `pnpm <script>` (a compose:logs script) until every service in `services` has printed a line; then it is stopped. */
+async function followLogs(checkout: Checkout, script: string, services: string[]): Promise<string> {
+  const child: ChildProcess = spawn("pnpm", ["-s", script], {
     cwd: checkout.dir,
     env: { ...process.env, DOCKER_HOST: dockerHost },
     detached: true,
@@ -249,7 +249,7 @@ describe.skipIf(missing)(
     }, 900_000);
 
     it("compose:logs shows both services' output", async () => {
-      const output = await followLogs(checkout, ["api", "workers"]);
+      const output = await followLogs(checkout, "compose:logs", ["api", "workers"]);
       expect(output).toContain("workers: started (generation 7)");
       expect(output).toMatch(/^api-1 +\| .*Uvicorn running on http:\/\/0\.0\.0\.0:8000/m);
     });
@@ -283,7 +283,7 @@ describe.skipIf(missing)(
       expect(leftovers()).toEqual([]);
     });
 
-    it("compose:up:frontend adds dashboard and operations on their pnpm dev ports; compose:down:frontend removes all four", async () => {
+    it("compose:up:frontend adds dashboard and operations on their pnpm dev ports, compose:logs:frontend shows all four, and compose:down:frontend removes them", async () => {
       expectSuccess(pnpm(checkout, "compose:up:frontend"));
       expect(
         run("ps", "--filter", `label=com.docker.compose.project=${PROJECT}`, "--format", "{{.Names}}")
@@ -298,6 +298,13 @@ describe.skipIf(missing)(
         expect(await page.text()).toContain(`<h1>${title}</h1>`);
       }
       expect((await health(8000)).status).toBe("ok");
+      const logs = await followLogs(checkout, "compose:logs:frontend", [
+        "api",
+        "workers",
+        "dashboard",
+        "operations",
+      ]);
+      expect(logs).toMatch(/^dashboard-1 +\| dashboard: listening on 3000$/m);
       expectSuccess(pnpm(checkout, "compose:down:frontend"));
       expect(leftovers()).toEqual([]);
     }, 900_000);

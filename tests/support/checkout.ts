@@ -14,7 +14,11 @@ export class Checkout {
   readonly dir = mkdtempSync(join(tmpdir(), "spectral-checkout-"));
   private edits = 0;
 
-  constructor() {
+  /**
+   * `linkInstalled` (default true) links this tree's node_modules and .tools instead of installing anew;
+   * `commit` makes the copy a git repository with one commit of everything copied, as a fresh clone is.
+   */
+  constructor({ linkInstalled = true, commit = false }: { linkInstalled?: boolean; commit?: boolean } = {}) {
     const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
       cwd: REPO_ROOT,
       encoding: "utf8",
@@ -26,8 +30,24 @@ export class Checkout {
       cpSync(join(REPO_ROOT, file), join(this.dir, file), { dereference: false });
     }
     // Installed, not versioned: the packages and the CLI that scripts/install-pulumi.sh linked.
-    for (const installed of ["node_modules", ".tools"])
-      symlinkSync(join(REPO_ROOT, installed), join(this.dir, installed));
+    if (linkInstalled)
+      for (const installed of ["node_modules", ".tools"])
+        symlinkSync(join(REPO_ROOT, installed), join(this.dir, installed));
+    if (commit) {
+      const git = (...args: string[]) => execFileSync("git", args, { cwd: this.dir, stdio: "pipe" });
+      git("init", "--quiet", "--initial-branch=main");
+      git("add", "--all");
+      git(
+        "-c",
+        "user.name=checkout",
+        "-c",
+        "user.email=checkout@localhost",
+        "commit",
+        "--quiet",
+        "-m",
+        "checkout",
+      );
+    }
   }
 
   /**
