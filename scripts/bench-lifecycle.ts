@@ -25,6 +25,8 @@ import { benchSize } from "./bench-support";
 
 /** Every kill point, or the first in the short mode. */
 const KILLED = KILL_POINTS.slice(0, benchSize(KILL_POINTS.length, 1));
+/** Every scenario; the short mode runs one of each kind (planned, drift, rename, killed). */
+const WHOLE = benchSize(1, 0) === 1;
 
 const seconds = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e9;
 
@@ -71,14 +73,16 @@ async function main(): Promise<void> {
       base = inputs;
     };
     await planned("no change", base, true);
-    for (const file of PROVIDER_FILES) runner.checkout.editProvider(file);
-    await planned("provider edit", base, true);
-    await planned("rotation", {
-      ...base,
-      secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_bench_rotated" },
-    });
-    await planned("new image", nextImage(base));
-    await planned("instance type", { ...base, instanceType: "basic" });
+    if (WHOLE) {
+      for (const file of PROVIDER_FILES) runner.checkout.editProvider(file);
+      await planned("provider edit", base, true);
+      await planned("rotation", {
+        ...base,
+        secrets: { ...SECRET_VALUES, STRIPE_SECRET_KEY: "sk_bench_rotated" },
+      });
+      await planned("new image", nextImage(base));
+      await planned("instance type", { ...base, instanceType: "basic" });
+    }
 
     /** Drift made outside the program: refresh must report it, and the next up must put it back. */
     const drift = async (name: string, expected: string, make: () => void, restored: () => boolean) => {
@@ -98,28 +102,30 @@ async function main(): Promise<void> {
       () => Object.assign(application(), { max_instances: 9 }),
       () => application()?.max_instances === base.maxInstances,
     );
-    await drift(
-      "Worker binding",
-      "WorkerScript::app-worker-script update",
-      () =>
-        scenario.fake.scripts.get(WORKER)?.bindings?.push({ type: "plain_text", name: "EXTRA", text: "x" }),
-      () => !scenario.fake.scripts.get(WORKER)?.bindings?.some((binding) => binding.name === "EXTRA"),
-    );
-    await drift(
-      "application deleted",
-      "ContainerApplication::app-container delete",
-      () => scenario.fake.applications.clear(),
-      () => scenario.fake.applications.size === 1,
-    );
-    await drift(
-      "Worker deleted",
-      "WorkerScript::app-worker-script delete",
-      () => {
-        scenario.fake.scripts.delete(WORKER);
-        scenario.fake.namespaces.length = 0;
-      },
-      () => scenario.fake.scripts.has(WORKER) && scenario.fake.applications.size === 1,
-    );
+    if (WHOLE) {
+      await drift(
+        "Worker binding",
+        "WorkerScript::app-worker-script update",
+        () =>
+          scenario.fake.scripts.get(WORKER)?.bindings?.push({ type: "plain_text", name: "EXTRA", text: "x" }),
+        () => !scenario.fake.scripts.get(WORKER)?.bindings?.some((binding) => binding.name === "EXTRA"),
+      );
+      await drift(
+        "application deleted",
+        "ContainerApplication::app-container delete",
+        () => scenario.fake.applications.clear(),
+        () => scenario.fake.applications.size === 1,
+      );
+      await drift(
+        "Worker deleted",
+        "WorkerScript::app-worker-script delete",
+        () => {
+          scenario.fake.scripts.delete(WORKER);
+          scenario.fake.namespaces.length = 0;
+        },
+        () => scenario.fake.scripts.has(WORKER) && scenario.fake.applications.size === 1,
+      );
+    }
 
     const live = { application: application().id, workers: scenario.fake.scripts.size };
     await planned("rename without alias", {
@@ -128,7 +134,7 @@ async function main(): Promise<void> {
     });
     counts.destroyedByRename +=
       Number(!scenario.fake.applications.has(live.application)) + (live.workers - scenario.fake.scripts.size);
-    await planned("Worker rename", { ...base, workerName: `${WORKER}-renamed` });
+    if (WHOLE) await planned("Worker rename", { ...base, workerName: `${WORKER}-renamed` });
   });
 
   const recovered = await withRunner(async (runner, scenario) => {
