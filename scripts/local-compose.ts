@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import {
-  COMPOSE_FILE,
+  compose,
   composeArgs,
   databaseDownMessage,
   ENV_FILE,
@@ -38,8 +38,8 @@ function docker(args: string[], capture: boolean): { status: number; stdout: str
   return { status: result.status ?? 1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
 }
 
-function composeOutput(args: string[]): string {
-  const result = docker(["compose", "-f", COMPOSE_FILE, ...args], true);
+function composeOutput(frontend: boolean, args: string[]): string {
+  const result = docker([...compose(frontend), ...args], true);
   if (result.status !== 0)
     throw new LocalComposeError(`docker compose ${args[0]} failed: ${result.stderr.trim()}`);
   return result.stdout;
@@ -75,14 +75,7 @@ function free(port: number): Promise<boolean> {
 }
 
 function runningServices(frontend: boolean): Set<string> {
-  const output = composeOutput([
-    ...(frontend ? ["--profile", "frontend"] : []),
-    "ps",
-    "--status",
-    "running",
-    "--format",
-    "{{.Service}}",
-  ]);
+  const output = composeOutput(frontend, ["ps", "--status", "running", "--format", "{{.Service}}"]);
   return new Set(output.split("\n").filter(Boolean));
 }
 
@@ -91,9 +84,7 @@ async function checkBeforeUp(frontend: boolean): Promise<void> {
   if (!existsSync(join(ROOT, ENV_FILE))) throw new LocalComposeError(missingEnvFileMessage());
   for (const database of hostDatabases(parseEnvFile(readFileSync(join(ROOT, ENV_FILE), "utf8"))))
     if (!(await answers(database.port))) throw new LocalComposeError(databaseDownMessage(database));
-  const config = JSON.parse(
-    composeOutput([...(frontend ? ["--profile", "frontend"] : []), "config", "--format", "json"]),
-  );
+  const config = JSON.parse(composeOutput(frontend, ["config", "--format", "json"]));
   const running = runningServices(frontend);
   for (const [service, ports] of publishedPorts(config)) {
     if (running.has(service)) continue;

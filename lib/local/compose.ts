@@ -15,9 +15,14 @@ export const LOCAL_COMMANDS: readonly LocalCommand[] = ["up", "down", "logs", "b
 
 export class LocalComposeError extends Error {}
 
+/** `docker compose` on the one compose file, with the frontend profile when asked. */
+export function compose(frontend: boolean): string[] {
+  return ["compose", "-f", COMPOSE_FILE, ...(frontend ? ["--profile", "frontend"] : [])];
+}
+
 /** The `docker` arguments for one script: the compose file, the frontend profile when asked, the command. */
 export function composeArgs(command: LocalCommand, frontend: boolean): string[] {
-  const base = ["compose", "-f", COMPOSE_FILE, ...(frontend ? ["--profile", "frontend"] : [])];
+  const base = compose(frontend);
   const rest: Record<LocalCommand, string[]> = {
     up: ["up", "--build", "--detach", "--wait"],
     // Volumes too, so that a down leaves nothing of the project behind.
