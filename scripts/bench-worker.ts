@@ -54,10 +54,8 @@ function keepAliveClient(socket: Socket, host: string): { get(path: string): Pro
     if (headEnd < 0) return;
     const head = buffered.subarray(0, headEnd).toString();
     const length = /^content-length: *(\d+)/im.exec(head);
-    const end = length
-      ? headEnd + 4 + Number(length[1])
-      : buffered.indexOf("\r\n0\r\n\r\n", headEnd) +
-        (buffered.indexOf("\r\n0\r\n\r\n", headEnd) < 0 ? -Infinity : 7);
+    const lastChunk = buffered.indexOf("\r\n0\r\n\r\n", headEnd);
+    const end = length ? headEnd + 4 + Number(length[1]) : lastChunk < 0 ? -1 : lastChunk + 7;
     if (end < 0 || buffered.length < end) return;
     buffered = buffered.subarray(end);
     complete?.(head);

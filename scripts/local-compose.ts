@@ -8,7 +8,6 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import {
   compose,
@@ -24,6 +23,7 @@ import {
   portTakenMessage,
   publishedPorts,
 } from "../lib/local/compose";
+import { portAnswers, portFree } from "../lib/local/ports";
 
 const ROOT = join(__dirname, "..");
 
@@ -53,27 +53,6 @@ function requireCompose(): void {
     );
 }
 
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port, timeout: 2000 });
-    const finish = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once("connect", () => finish(true));
-    socket.once("error", () => finish(false));
-    socket.once("timeout", () => finish(false));
-  });
-}
-
-function free(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-  });
-}
-
 function runningServices(frontend: boolean): Set<string> {
   const output = composeOutput(frontend, ["ps", "--status", "running", "--format", "{{.Service}}"]);
   return new Set(output.split("\n").filter(Boolean));
@@ -83,13 +62,13 @@ function runningServices(frontend: boolean): Set<string> {
 async function checkBeforeUp(frontend: boolean): Promise<void> {
   if (!existsSync(join(ROOT, ENV_FILE))) throw new LocalComposeError(missingEnvFileMessage());
   for (const database of hostDatabases(parseEnvFile(readFileSync(join(ROOT, ENV_FILE), "utf8"))))
-    if (!(await answers(database.port))) throw new LocalComposeError(databaseDownMessage(database));
+    if (!(await portAnswers(database.port))) throw new LocalComposeError(databaseDownMessage(database));
   const config = JSON.parse(composeOutput(frontend, ["config", "--format", "json"]));
   const running = runningServices(frontend);
   for (const [service, ports] of publishedPorts(config)) {
     if (running.has(service)) continue;
     for (const port of ports)
-      if (!(await free(port))) throw new LocalComposeError(portTakenMessage(service, port));
+      if (!(await portFree(port))) throw new LocalComposeError(portTakenMessage(service, port));
   }
 }
 
@@ -103,7 +82,7 @@ async function main(): Promise<number> {
   const { status } = docker(composeArgs(command as LocalCommand, frontend), false);
   if (status !== 0 && command === "up") {
     // The logs go with the containers: show them before the down that leaves nothing running.
-    docker([...composeArgs("logs", frontend).filter((arg) => arg !== "--follow"), "--tail", "40"], false);
+    docker([...compose(frontend), "logs", "--tail", "40"], false);
     docker(composeArgs("down", frontend), false);
     throw new LocalComposeError(
       "docker compose up failed; its output and the services' last log lines are above. What it started is removed again.",

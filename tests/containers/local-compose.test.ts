@@ -10,10 +10,12 @@ import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { portFree } from "../../lib/local/ports";
 import { REPO_ROOT } from "../support/alpha";
 import { Checkout } from "../support/checkout";
 import { docker } from "../support/image-builds";
 import { freeLoopbackPort, ThrowawayCluster } from "../support/postgres";
+import { skipLoudly } from "../support/skip";
 import { run, setup, skipReason } from "./run";
 
 const PROJECT = "spectral-local";
@@ -27,10 +29,7 @@ function composeMissing(): string | undefined {
   if (skipReason) return skipReason;
   const version = spawnSync("docker", ["compose", "version"], { encoding: "utf8" });
   if (version.status === 0) return undefined;
-  const reason = "`docker compose` is not installed (run scripts/install-compose.sh)";
-  if (process.env.CI === "true") throw new Error(`the local compose tests cannot run: ${reason}`);
-  console.warn(`\nSKIPPED: local compose: ${reason}\n`);
-  return reason;
+  return skipLoudly("local compose", "`docker compose` is not installed (run scripts/install-compose.sh)");
 }
 const missing = composeMissing();
 const dockerHost = "dockerHost" in setup ? setup.dockerHost : "";
@@ -104,14 +103,6 @@ async function followLogs(checkout: Checkout, script: string, services: string[]
   }
 }
 
-async function portIsFree(port: number): Promise<boolean> {
-  const server: Server = createServer();
-  return new Promise((resolve) => {
-    server.once("error", () => resolve(false));
-    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
-  });
-}
-
 /** Holds `port` on all addresses for the length of `body`, as another program would. */
 async function holdingPort<T>(port: number, body: () => T): Promise<T> {
   const server: Server = createServer();
@@ -143,7 +134,7 @@ describe.skipIf(missing)(
     }
 
     beforeAll(async () => {
-      if (!(await portIsFree(DATABASE_PORT)))
+      if (!(await portFree(DATABASE_PORT)))
         throw new Error(
           `port ${DATABASE_PORT} is taken (is \`supabase start\` running?); stop what holds it to run this suite`,
         );
