@@ -11,6 +11,7 @@ import { DeployVerification } from "./components/deploy-verification";
 import { DeploymentGeneration } from "./components/deployment-generation";
 import { GithubEnvironmentSecrets } from "./components/github-environment-secrets";
 import { ImageRetention } from "./components/image-retention";
+import { WakeSchedule } from "./components/wake-schedule";
 import { readStackConfig } from "./lib/config";
 import { deploymentFingerprint } from "./lib/deploy/fingerprint";
 import { workerBindingSlots, workerSecretBindings } from "./lib/secrets/bindings";
@@ -103,6 +104,13 @@ export = async () => {
     rolloutGracePeriodSeconds: config["cloudflare.rolloutGracePeriodSeconds"],
     rolloutTimeoutSeconds: config["cloudflare.rolloutTimeoutSeconds"],
     callLimits,
+  });
+
+  new WakeSchedule("app-worker-wake", {
+    accountId: config["cloudflare.accountId"],
+    workerName: config["cloudflare.workerName"],
+    application: container,
+    formerParent: worker,
   });
 
   // The deploy's own verdict, last: the API serves this generation of this image.

@@ -76,6 +76,8 @@ interface LiveApplication {
   name?: string;
   max_instances?: number;
   rollout_active_grace_period?: number;
+  observability?: unknown;
+  constraints?: unknown;
   configuration?: { image?: string; instance_type?: string };
   durable_objects?: { namespace_id?: string };
 }
@@ -84,7 +86,8 @@ export interface Rollout {
   id: string;
   status: string;
   target_configuration?: { image?: string; instance_type?: string };
-  steps?: { status?: string; status_reason?: string }[];
+  /** A step's failure reason is `reason` (containers-shared RolloutStep; the SDK's rollouts.d.ts). */
+  steps?: { status?: string; reason?: string }[];
 }
 
 /** A call of this application's: what it does, and whether it is a write that must not be repeated blindly. */
@@ -98,6 +101,7 @@ export interface ContainerApplicationProvider extends pulumi.dynamic.ResourcePro
   ): Promise<T>;
   resumable(rollouts: Rollout[], inputs: ContainerApplicationInputs): Rollout | undefined;
   configuration(inputs: ContainerApplicationInputs): Record<string, unknown>;
+  settings(inputs: ContainerApplicationInputs): Record<string, unknown>;
   patchFor(live: LiveApplication, inputs: ContainerApplicationInputs): Record<string, unknown>;
   needsRollout(live: LiveApplication, inputs: ContainerApplicationInputs): boolean;
   findBound(inputs: ContainerApplicationInputs): Promise<LiveApplication | undefined>;
@@ -142,24 +146,32 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
     );
   },
 
+  /** Pure: what a rollout changes. Observability is not part of it: the API takes it top-level only. */
   configuration(inputs) {
-    return {
-      image: inputs.image,
-      instance_type: inputs.instanceType,
-      observability: { logs: { enabled: true } },
-    };
+    return { image: inputs.image, instance_type: inputs.instanceType };
   },
 
-  /** Pure: the PATCH body for what differs among the fields PATCH takes (empty when nothing does). */
-  patchFor(live, inputs) {
-    const wanted = {
+  /**
+   * Pure: the application's settings outside its configuration, as wrangler 4.164 sends them: logs on,
+   * top-level (the API refuses configuration.observability in a PATCH, workers-sdk #13315), and placement
+   * tiers [1, 2], wrangler's default when a config sets none (wrangler containers/config.ts).
+   */
+  settings(inputs) {
+    return {
       name: inputs.name,
       max_instances: inputs.maxInstances,
       rollout_active_grace_period: inputs.rolloutGracePeriodSeconds,
+      observability: { logs: { enabled: true } },
+      constraints: { tiers: [1, 2] },
     };
+  },
+
+  /** Pure: the PATCH body for the settings that differ (empty when none does). */
+  patchFor(live, inputs) {
+    const current = live as unknown as Record<string, unknown>;
     return Object.fromEntries(
-      Object.entries(wanted).filter(
-        ([key, value]) => (live as unknown as Record<string, unknown>)[key] !== value,
+      Object.entries(this.settings(inputs)).filter(
+        ([key, value]) => JSON.stringify(current[key]) !== JSON.stringify(value),
       ),
     );
   },
@@ -285,7 +297,7 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
       if (rollout.status === "reverted" || rollout.status === "replaced" || Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(poll, Math.max(0, deadline - Date.now()))));
     }
-    const reasons = (rollout.steps ?? []).map((step) => step.status_reason).filter(Boolean);
+    const reasons = (rollout.steps ?? []).map((step) => step.reason).filter(Boolean);
     // The instances' health, for the message: a short look, so the limit holds.
     const live = (await this.cloudflare(
       inputs,
@@ -395,11 +407,9 @@ export const containerApplicationProvider: ContainerApplicationProvider = {
         (client) =>
           client.post(base(inputs), {
             body: {
-              name: inputs.name,
+              ...this.settings(inputs),
               scheduling_policy: "default",
               instances: 0,
-              max_instances: inputs.maxInstances,
-              rollout_active_grace_period: inputs.rolloutGracePeriodSeconds,
               configuration: this.configuration(inputs),
               durable_objects: { namespace_id: inputs.namespaceId },
             },

@@ -6,7 +6,7 @@ import type { WorkerBinding } from "../lib/secrets/bindings";
 import { GENERATION_BINDING } from "../lib/secrets/container-contract";
 import { bundleWorker, WORKER_MODULE } from "../lib/worker/bundle";
 import { type ScriptBindingInput, WorkerScript, type WorkerScriptArgs } from "./worker-script";
-import type { DurableObjectMigration } from "./worker-script-provider";
+import type { CodeUpdateStrategy, DurableObjectMigration } from "./worker-script-provider";
 
 /** The Durable Object class that owns the container, exported by worker/src/index.ts. */
 export const CONTAINER_CLASS = "SpectralApp";
@@ -15,8 +15,13 @@ export const DURABLE_OBJECT_MIGRATIONS: DurableObjectMigration[] = [
   // Containers need SQLite-backed Durable Objects.
   { tag: "v1", newSqliteClasses: [CONTAINER_CLASS] },
 ];
-/** The cron trigger that keeps every instance awake and cut over: every minute. */
-export const WAKE_SCHEDULE = "* * * * *";
+/**
+ * Running Durable Objects take a new upload at once. Cloudflare's default defers it up to 300 s for an
+ * active object, and the wake schedule keeps ours active, so each would hold the old generation that long, past
+ * most of the deploy's verification (platform facts, "Durable Objects defer code updates"). Deferring buys
+ * nothing here: the new code's first act is to restart the container for the new generation anyway.
+ */
+export const CODE_UPDATE_STRATEGY: CodeUpdateStrategy = { mode: "immediate" };
 
 export interface ContainerWorkerArgs {
   /** Cloudflare account that owns the Worker. */
@@ -28,7 +33,7 @@ export interface ContainerWorkerArgs {
   compatibilityFlags: string[];
   /** How long an idle container lives, e.g. "10m". */
   sleepAfter: string;
-  /** Named container instances serving the API; the cron trigger keeps each awake. */
+  /** Named container instances serving the API; the wake schedule keeps each awake. */
   instances: number;
   /** The container's bindings by name and type (workerBindingSlots), known before any value. */
   bindingSlots: Pick<WorkerBinding, "type" | "name">[];
@@ -48,13 +53,14 @@ export interface ContainerWorkerArgs {
   repoRoot: string;
   /** Time bounds of each Cloudflare call the upload makes. */
   callLimits?: CallLimits;
+  /** How running Durable Objects take the upload; CODE_UPDATE_STRATEGY unless a test proves another. */
+  codeUpdateStrategy?: CodeUpdateStrategy;
 }
 
 /**
  * The Worker that fronts the app container and carries its secrets (the secret hop): the script, uploaded
- * whole with its container class and migrations; its workers.dev subdomain and custom domain; and a cron
- * trigger that wakes every instance each minute, so the app runs with nobody calling it and a new
- * generation reaches running containers (the Durable Object restarts a container started for an older one).
+ * whole with its container class and migrations, and its workers.dev subdomain and custom domain. Its
+ * wake cron is a WakeSchedule of its own, made once the container application exists.
  */
 export class ContainerWorker extends pulumi.ComponentResource {
   /** The Durable Object namespace of the container class: the container application binds to it. */
@@ -68,11 +74,6 @@ export class ContainerWorker extends pulumi.ComponentResource {
     super("spectral:cloudflare:ContainerWorker", name, {}, opts);
     const script = this.uploadScript(name, args);
     const routes = this.route(name, args, script);
-    new cloudflare.WorkersCronTrigger(
-      `${name}-wake`,
-      { accountId: args.accountId, scriptName: args.workerName, schedules: [{ cron: WAKE_SCHEDULE }] },
-      { parent: this, dependsOn: [script] },
-    );
     this.namespaceId = script.namespaceId;
     this.namespaceOwner = `${args.workerName}/${CONTAINER_CLASS}`;
     this.url = args.customDomain
@@ -111,6 +112,21 @@ export class ContainerWorker extends pulumi.ComponentResource {
   }
 }
 
+/** Pure: the Worker's plain-text settings, by binding name (the parity tests give wrangler the same). */
+export function settingBindings<Text>(settings: {
+  sleepAfter: string;
+  instances: number;
+  generation: Text;
+  gitSha: Text;
+}) {
+  return [
+    { type: "plain_text" as const, name: "SPECTRAL_SLEEP_AFTER", text: settings.sleepAfter },
+    { type: "plain_text" as const, name: "SPECTRAL_INSTANCES", text: String(settings.instances) },
+    { type: "plain_text" as const, name: GENERATION_BINDING, text: settings.generation },
+    { type: "plain_text" as const, name: "SPECTRAL_GIT_SHA", text: settings.gitSha },
+  ];
+}
+
 /**
  * What the Worker upload carries: the bundle, the Durable Object binding, the container's settings, the
  * generation and image commit, and every container binding (secret ones by name with a keyed digest,
@@ -131,10 +147,12 @@ export function containerWorkerScriptArgs(
     );
   const bindings: ScriptBindingInput[] = [
     { type: "durable_object_namespace", name: "SPECTRAL_APP", className: CONTAINER_CLASS },
-    { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: args.sleepAfter },
-    { type: "plain_text", name: "SPECTRAL_INSTANCES", text: String(args.instances) },
-    { type: "plain_text", name: GENERATION_BINDING, text: pulumi.output(args.generation).apply(String) },
-    { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: args.gitSha },
+    ...settingBindings({
+      sleepAfter: args.sleepAfter,
+      instances: args.instances,
+      generation: pulumi.output(args.generation).apply(String),
+      gitSha: args.gitSha,
+    }),
     ...args.bindingSlots.map(
       (slot): ScriptBindingInput =>
         slot.type === "secret_text"
@@ -158,6 +176,7 @@ export function containerWorkerScriptArgs(
     secrets,
     containerClass: CONTAINER_CLASS,
     migrations: DURABLE_OBJECT_MIGRATIONS,
+    codeUpdateStrategy: args.codeUpdateStrategy ?? CODE_UPDATE_STRATEGY,
     callLimits: args.callLimits,
   };
 }

@@ -1,8 +1,10 @@
 /**
  * Dynamic provider of ImageRetention: after a deploy is verified, deletes this application's images from
  * Cloudflare's registry except the N most recently deployed (the account holds at most 50 GB). It uses the
- * registry's own API, as `wrangler containers images delete` does: the catalog with tags, then DELETE
- * /v2/<account>/<image>/manifests/<tag>, with Basic auth from short-lived credentials the Cloudflare API
+ * registry's own API, as `wrangler containers images delete` does (platform facts, "Deleting images"): the
+ * catalog with tags, page by page (`Link: <...?last=...>; rel="next"`); for each tag to go, HEAD then
+ * DELETE /v2/<account>/<image>/manifests/<tag>; then one PUT /v2/gc/layers, without which the deleted tags'
+ * layers keep counting toward the cap. Basic auth comes from short-lived credentials the Cloudflare API
  * mints.
  *
  * Recency comes from this resource's own record of deployed tags (newest first), because the catalog has no
@@ -35,8 +37,18 @@ export interface ImageRetentionOutputs extends ImageRetentionInputs {
   deleted: string[];
 }
 
+/** One registry request under the call policy: `doing` names it in errors. */
+type RegistryRequest = (
+  doing: string,
+  path: string,
+  init: RequestInit,
+  expect?: { accept?: number[]; expectJson?: boolean },
+) => Promise<Response>;
+
 export interface ImageRetentionProvider extends pulumi.dynamic.ResourceProvider {
   plan(inputs: ImageRetentionInputs, history: string[], tags: string[]): { kept: string[]; remove: string[] };
+  nextCatalogPage(link: string | null): string | undefined;
+  tagsOf(repository: string, request: RegistryRequest): Promise<string[]>;
   prune(inputs: ImageRetentionInputs, history: string[], retire?: boolean): Promise<ImageRetentionOutputs>;
 }
 
@@ -49,6 +61,31 @@ export const imageRetentionProvider: ImageRetentionProvider = {
       (tag) => !tag.startsWith("sha256") && !kept.includes(tag) && (knowsEnough || history.includes(tag)),
     );
     return { kept, remove };
+  },
+
+  /** Pure: the `last` cursor of a catalog page's `Link: <...>; rel="next"` header, if there is a next page. */
+  nextCatalogPage(link) {
+    const next = (link ?? "").split(",").find((each) => /;\s*rel="?next"?/.test(each));
+    const target = next ? /<([^>]+)>/.exec(next)?.[1] : undefined;
+    return target ? (new URL(target, "http://registry").searchParams.get("last") ?? undefined) : undefined;
+  },
+
+  /** The repository's tags, from every page of the catalog. */
+  async tagsOf(repository, request) {
+    const tags: string[] = [];
+    let last: string | undefined;
+    do {
+      const page = await request(
+        "listing the registry's tags",
+        `/v2/_catalog?tags=true${last === undefined ? "" : `&last=${encodeURIComponent(last)}`}`,
+        {},
+        { expectJson: true },
+      );
+      const { repositories } = (await page.json()) as { repositories?: Record<string, string[]> };
+      tags.push(...(repositories?.[repository] ?? repositories?.[`/${repository}`] ?? []));
+      last = this.nextCatalogPage(page.headers.get("link"));
+    } while (last !== undefined);
+    return tags;
   },
 
   /** With `retire`, the repository is no longer deployed: every tag of `history` goes, nothing is kept. */
@@ -83,28 +120,25 @@ export const imageRetentionProvider: ImageRetentionProvider = {
       Accept:
         "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
     };
-    const catalog = await httpCall(
-      registryCall("listing the registry's tags"),
-      `${registry}/v2/_catalog?tags=true`,
-      { headers },
-      { expectJson: true },
-    );
-    const { repositories } = (await catalog.json()) as { repositories?: Record<string, string[]> };
-    const tags = repositories?.[repository] ?? repositories?.[`/${repository}`] ?? [];
+    // Every registry request here is idempotent (a repeated DELETE answers 404, which counts as done), so
+    // each is retried like a read.
+    const request: RegistryRequest = (doing, path, init, expect) =>
+      httpCall(registryCall(doing), `${registry}${path}`, { ...init, headers }, expect);
+    const tags = await this.tagsOf(repository, request);
     const { kept, remove } = retire
       ? { kept: [], remove: tags.filter((tag) => history.includes(tag)) }
       : this.plan(inputs, history, tags);
     const deleted: string[] = [];
     for (const tag of remove) {
-      // Deleting a tag is idempotent (a repeat answers 404, which counts as done), so it is retried.
-      await httpCall(
-        registryCall(`deleting tag ${tag}`),
-        `${registry}/v2/${repository}/manifests/${tag}`,
-        { method: "DELETE", headers },
-        { accept: [404] },
-      );
+      const manifest = `/v2/${repository}/manifests/${tag}`;
+      const found = await request(`reading tag ${tag}`, manifest, { method: "HEAD" }, { accept: [404] });
+      if (found.status !== 404)
+        await request(`deleting tag ${tag}`, manifest, { method: "DELETE" }, { accept: [404] });
       deleted.push(tag);
     }
+    // A deleted tag's layers stay stored until the registry collects them.
+    if (deleted.length > 0)
+      await request("collecting the deleted images' layers", "/v2/gc/layers", { method: "PUT" });
     return { ...inputs, kept, deleted };
   },
 

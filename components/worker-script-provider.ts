@@ -5,9 +5,12 @@
  * `@pulumi/cloudflare` WorkersScript has no `containers` field, so this goes through the official SDK.
  *
  *   create/update  reads the Worker's migration tag, uploads the module, bindings, compatibility settings,
- *                  `containers` and only the migrations after that tag (`old_tag` checked by Cloudflare),
- *                  then reads the Durable Object namespace id off the uploaded script's binding (as
- *                  wrangler does) and the account's workers.dev subdomain.
+ *                  `containers`, the Durable Objects' code update strategy and only the migrations after
+ *                  that tag (`old_tag` checked by Cloudflare), then reads the Durable Object namespace id
+ *                  off the version the upload made (`versions/{deployment_id}`, retrying 100146 while it
+ *                  propagates, as wrangler does) and the account's workers.dev subdomain. It sends no
+ *                  `keep_bindings`: the upload declares every binding, so a secret added outside this
+ *                  program (`wrangler secret put`) is removed by the next upload.
  *   read           (pulumi refresh) reads the Worker's bindings and compatibility settings; a deleted Worker
  *                  reads as gone, so the next `up` uploads it again. Its `containers` are not readable through
  *                  the API (script settings carry no such field) and stay as declared.
@@ -45,6 +48,15 @@ export type ScriptBinding =
 /** Each secret binding's value travels in its own input, `secret_<NAME>`, so each is a secret on its own. */
 export const SECRET_INPUT_PREFIX = "secret_";
 
+/**
+ * How active Durable Objects take new code (docs: durable-objects/deployments/durable-objects-code-updates):
+ * `immediate`, or `deferred` for up to `max_delay` seconds (300 when no strategy is sent).
+ */
+export interface CodeUpdateStrategy {
+  mode: "immediate" | "deferred";
+  max_delay?: number;
+}
+
 export interface WorkerScriptInputs {
   accountId: string;
   scriptName: string;
@@ -59,6 +71,8 @@ export interface WorkerScriptInputs {
   containerClass: string;
   /** Every migration the Worker has had, oldest first (append only). */
   migrations: DurableObjectMigration[];
+  /** How running Durable Objects pick up this upload. */
+  codeUpdateStrategy: CodeUpdateStrategy;
   /** Time bounds of each Cloudflare call (cloudflare.requestTimeoutSeconds, retryBudgetSeconds). */
   callLimits?: CallLimits;
   [secretInput: `${typeof SECRET_INPUT_PREFIX}${string}`]: string;
@@ -117,6 +131,7 @@ export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
   ): MigrationsUpload | null;
   metadata(inputs: WorkerScriptInputs, migrations: MigrationsUpload | null): Record<string, unknown>;
   deployedTag(client: Cloudflare, inputs: WorkerScriptInputs): Promise<string | undefined>;
+  uploadedVersion(inputs: WorkerScriptInputs, versionId: string): Promise<{ bindings: LiveBinding[] }>;
   upload(inputs: WorkerScriptInputs): Promise<WorkerScriptOutputs>;
   bindingsOf(live: LiveBinding[], declared: ScriptBinding[]): ScriptBinding[];
   objectKey(inputs: { accountId: string; scriptName: string }): string;
@@ -187,6 +202,7 @@ export const workerScriptProvider: WorkerScriptProvider = {
       bindings,
       containers: [{ class_name: inputs.containerClass }],
       ...(migrations ? { migrations } : {}),
+      code_update_strategy: inputs.codeUpdateStrategy,
       observability: { enabled: true },
     };
   },
@@ -196,6 +212,28 @@ export const workerScriptProvider: WorkerScriptProvider = {
       if (script.id === inputs.scriptName) return script.migration_tag || undefined;
     }
     return undefined;
+  },
+
+  /**
+   * The version an upload made, with its bindings. Cloudflare's control plane is eventually consistent: a
+   * version just uploaded can answer 100146 for a moment, which wrangler retries five times, 500 ms apart
+   * (containers/deploy.ts, fetchUploadedVersion; workers-sdk #14410). So does this.
+   */
+  async uploadedVersion(inputs, versionId) {
+    const { setTimeout: sleep } = require("node:timers/promises") as typeof import("node:timers/promises");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const version = (await this.cloudflare(inputs, "reading the version the upload made", (client) =>
+          client.get(
+            `/accounts/${inputs.accountId}/workers/scripts/${inputs.scriptName}/versions/${versionId}`,
+          ),
+        )) as { result: { resources?: { bindings?: LiveBinding[] } } };
+        return { bindings: version.result.resources?.bindings ?? [] };
+      } catch (error) {
+        if (!(error as ServiceError).codes?.includes(100146) || attempt === 5) throw error;
+        await sleep(500);
+      }
+    }
   },
 
   async upload(inputs) {
@@ -218,6 +256,7 @@ export const workerScriptProvider: WorkerScriptProvider = {
       inputs.mainModule,
     );
     let migrationTag: string | null = tag ?? null;
+    let versionId: string | undefined;
     try {
       const uploaded = (await this.cloudflare(
         inputs,
@@ -225,8 +264,9 @@ export const workerScriptProvider: WorkerScriptProvider = {
         (client) =>
           client.put(`/accounts/${inputs.accountId}/workers/scripts/${inputs.scriptName}`, { body: form }),
         true,
-      )) as { result: { migration_tag?: string } };
+      )) as { result: { migration_tag?: string; deployment_id?: string } };
       migrationTag = uploaded.result.migration_tag ?? migrations?.new_tag ?? migrationTag;
+      versionId = uploaded.result.deployment_id;
     } catch (error) {
       // A lost answer: if the tag moved to ours, Cloudflare applied this upload.
       if ((error as ServiceError).carriedOut !== "unknown" || !migrations) throw error;
@@ -238,21 +278,22 @@ export const workerScriptProvider: WorkerScriptProvider = {
       if (now !== migrations.new_tag) throw error;
       migrationTag = now;
     }
-    const { namespaceId, subdomain } = await this.cloudflare(
+    // After a lost answer the version is unknown: the deployed one is this upload's.
+    versionId ??= await this.cloudflare(inputs, "reading the Worker's latest deployment", async (client) => {
+      const { result } = (await client.get(
+        `/accounts/${inputs.accountId}/workers/scripts/${inputs.scriptName}/deployments`,
+      )) as { result: { deployments: { versions: { version_id: string }[] }[] } };
+      return result.deployments[0]?.versions[0]?.version_id;
+    });
+    const { bindings } = versionId ? await this.uploadedVersion(inputs, versionId) : { bindings: [] };
+    const namespaceId = bindings.find(
+      (binding) =>
+        binding.type === "durable_object_namespace" && binding.class_name === inputs.containerClass,
+    )?.namespace_id;
+    const subdomain = await this.cloudflare(
       inputs,
-      "reading the Worker's settings after the upload",
-      async (client) => {
-        const settings = await client.workers.scripts.scriptAndVersionSettings.get(inputs.scriptName, {
-          account_id: inputs.accountId,
-        });
-        const binding = (settings.bindings ?? []).find(
-          (candidate) =>
-            candidate.type === "durable_object_namespace" &&
-            (candidate as { class_name?: string }).class_name === inputs.containerClass,
-        ) as { namespace_id?: string } | undefined;
-        const account = await client.workers.subdomains.get({ account_id: inputs.accountId });
-        return { namespaceId: binding?.namespace_id, subdomain: account.subdomain };
-      },
+      "reading the account's workers.dev subdomain",
+      async (client) => (await client.workers.subdomains.get({ account_id: inputs.accountId })).subdomain,
     );
     if (!namespaceId) {
       throw new Error(

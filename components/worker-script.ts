@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CallLimits } from "@spectral/provider-support";
 import {
+  type CodeUpdateStrategy,
   type DurableObjectMigration,
   type ScriptBinding,
   SECRET_INPUT_PREFIX,
@@ -33,6 +34,8 @@ export interface WorkerScriptArgs {
   containerClass: pulumi.Input<string>;
   /** Every Durable Object migration, oldest first; only those after the Worker's tag are sent. */
   migrations: DurableObjectMigration[];
+  /** How running Durable Objects pick up a new upload (`code_update_strategy`). */
+  codeUpdateStrategy: CodeUpdateStrategy;
   /** Time bounds of each Cloudflare call (defaults: 30 s a request, 60 s of retries). */
   callLimits?: CallLimits;
 }

@@ -78,6 +78,14 @@ describe("Cloudflare resources (update under mocks)", () => {
       previewsEnabled: false,
     });
     expect(inputs(first, TYPES.cron).schedules).toEqual([{ cron: "* * * * *" }]);
+    // Made after the container application, as wrangler orders it; it moved out of the Worker component,
+    // and the alias keeps the deployed trigger (no replace that would drop the schedule for a moment).
+    const cron = registered(first, TYPES.cron);
+    expect(cron.dependencies).toContain(registered(first, TYPES.application).urn);
+    const worker = first.resources.find(
+      (resource) => resource.type === "spectral:cloudflare:ContainerWorker",
+    );
+    expect(cron.aliases).toContain(`${worker?.urn}::app-worker-wake`);
     expect(first.resources.some((resource) => resource.type === TYPES.domain)).toBe(false);
     expect(first.outputs.url).toBe("https://spectral-alpha.spectral-test.workers.dev");
   });
@@ -118,8 +126,8 @@ describe("Cloudflare resources (update under mocks)", () => {
       tag: String(first.outputs.imageName).split(":").pop(),
       keep: 5,
     });
-    for (const type of [TYPES.subdomain, TYPES.cron])
-      expect(dependsOn(type), type).toContain(urn(TYPES.script));
+    expect(dependsOn(TYPES.subdomain)).toContain(urn(TYPES.script));
+    expect(dependsOn(TYPES.cron)).toContain(urn(TYPES.application));
   });
 
   it("is stable: a second update on the same commit and secrets changes no Worker, route, generation or application input", () => {

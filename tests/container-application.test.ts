@@ -92,7 +92,7 @@ async function update(olds: ContainerApplicationOutputs, changes: Partial<Contai
 }
 
 describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
-  it("creates the application on the Worker's namespace, with the grace period and logs on, and no rollout", async () => {
+  it("creates the application on the Worker's namespace, with the grace period, logs on top-level, wrangler's placement tiers, and no rollout", async () => {
     const { outs } = await create();
     expect(writes().map((request) => request.body)).toEqual([
       {
@@ -101,14 +101,16 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
         instances: 0,
         max_instances: 3,
         rollout_active_grace_period: 30,
-        configuration: {
-          image: IMAGE,
-          instance_type: "standard-1",
-          observability: { logs: { enabled: true } },
-        },
+        observability: { logs: { enabled: true } },
+        constraints: { tiers: [1, 2] },
+        configuration: { image: IMAGE, instance_type: "standard-1" },
         durable_objects: { namespace_id: NAMESPACE },
       },
     ]);
+    expect(fake.applications.get(outs.applicationId)).toMatchObject({
+      observability: { logs: { enabled: true } },
+      constraints: { tiers: [1, 2] },
+    });
     expect(outs).toMatchObject({ rolloutId: null, adopted: false });
   });
 
@@ -117,7 +119,16 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     const { id, outs } = await create();
     expect(id).toBe("app-wrangler");
     expect(writes().map((request) => [request.method, request.body])).toEqual([
-      ["PATCH", { name: "spectral-alpha-app", max_instances: 3, rollout_active_grace_period: 30 }],
+      [
+        "PATCH",
+        {
+          name: "spectral-alpha-app",
+          max_instances: 3,
+          rollout_active_grace_period: 30,
+          observability: { logs: { enabled: true } },
+          constraints: { tiers: [1, 2] },
+        },
+      ],
     ]);
     expect(outs).toMatchObject({ adopted: true, rolloutId: null });
     fake.applications.clear();
@@ -171,7 +182,7 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
   it("fails when a rollout outlasts cloudflare.rolloutTimeoutSeconds, saying where it stands", async () => {
     const { outs } = await create();
     await expect(update(outs, { image: NEW_IMAGE, rolloutTimeoutSeconds: 0 })).rejects.toThrow(
-      /is still progressing after 0s \(cloudflare.rolloutTimeoutSeconds\)/,
+      /is still (pending|progressing) after 0s \(cloudflare.rolloutTimeoutSeconds\)/,
     );
   });
 
@@ -437,6 +448,50 @@ describe("the stand-in's Containers rules, met head-on", () => {
     expect(await patch({ max_instances: "3" })).toBe("VALIDATE_INPUT");
     expect(await patch({ rollout_active_grace_period: -1 })).toBe("VALIDATE_INPUT");
     expect(await patch({ max_instances: 3 })).toBe("accepted");
+  });
+
+  it("PATCH takes what wrangler sends (configuration, scheduling_policy, top-level observability), but not configuration.observability (workers-sdk #13315) nor a new scheduling policy", async () => {
+    existingApplication("app-1", "first", NAMESPACE);
+    const patch = (body: Record<string, unknown>) =>
+      refusal(sdk().patch(`/accounts/${ACCOUNT}/containers/applications/app-1`, { body }));
+    expect(await patch({ configuration: { image: IMAGE, observability: { logs: { enabled: true } } } })).toBe(
+      "VALIDATE_INPUT",
+    );
+    expect(await patch({ scheduling_policy: "durable_object" })).toBe("VALIDATE_INPUT");
+    expect(
+      await patch({
+        configuration: { image: NEW_IMAGE, instance_type: "standard-1" },
+        observability: { logs: { enabled: true } },
+        max_instances: 3,
+        constraints: { tiers: [1, 2] },
+        scheduling_policy: "default",
+        rollout_active_grace_period: 0,
+      }),
+    ).toBe("accepted");
+    expect(fake.applications.get("app-1")).toMatchObject({
+      configuration: { image: NEW_IMAGE },
+      observability: { logs: { enabled: true } },
+      constraints: { tiers: [1, 2] },
+    });
+  });
+
+  it("a rollout moves on with time, watched or not, and a reverted one gives its step's reason", async () => {
+    existingApplication("app-1", "first", NAMESPACE);
+    const body = {
+      description: "d",
+      strategy: "rolling",
+      steps: [{ description: "all", step_size: { percentage: 100 } }],
+      target_configuration: { image: BROKEN_IMAGE },
+    };
+    await sdk().post(`/accounts/${ACCOUNT}/containers/applications/app-1/rollouts`, { body });
+    await new Promise((resolve) => setTimeout(resolve, 3 * fake.rolloutPhaseMs));
+    const rollout = (await sdk().get(
+      `/accounts/${ACCOUNT}/containers/applications/app-1/rollouts/rollout-1`,
+    )) as {
+      result: { status: string; steps: { reason?: string }[] };
+    };
+    expect(rollout.result.status).toBe("reverted");
+    expect(rollout.result.steps[0].reason).toMatch(/failed to pull image .*: manifest unknown/);
   });
 
   it("one rollout at a time: a second is refused while one is active, and the provider says so", async () => {

@@ -5,7 +5,7 @@ import {
   imageRetentionProvider as provider,
 } from "../components/image-retention-provider";
 import { FAKE_TOKEN, type FakeCloudflare, startFakeCloudflare } from "./support/fake-cloudflare";
-import { type FakeRegistry, startFakeRegistry } from "./support/fake-registry";
+import { type FakeRegistry, LAYER_BYTES, startFakeRegistry } from "./support/fake-registry";
 
 const inputs: ImageRetentionInputs = { accountId: "acct", repository: "app", tag: "c3", keep: 2 };
 
@@ -57,6 +57,44 @@ describe("ImageRetention provider (registry and Cloudflare API stand-ins)", () =
     expect(outs).toMatchObject({ kept: ["c3", "b2"], deleted: ["a1"] });
     expect(registry.repositories.get("acct/app")).toEqual(["b2", "c3"]);
     expect(registry.repositories.get("acct/other")).toEqual(["a1"]);
+  });
+
+  it("reads every catalog page, reads each tag before deleting it, then collects the layers once: the stored bytes the 50 GB cap counts go down", async () => {
+    registry.repositories.clear();
+    registry.repositories.set("acct/aaa", ["x"]);
+    registry.repositories.set("acct/app", ["a1", "b2", "c3", "d4"]);
+    registry.repositories.set("acct/zzz", ["y"]);
+    registry.catalogPageSize = 1;
+    registry.requests.length = 0;
+    const before = registry.storedBytes();
+    try {
+      const outs = await provider.prune(inputs, ["b2", "a1"]);
+      expect(outs).toMatchObject({ kept: ["c3", "b2"], deleted: ["a1", "d4"] });
+    } finally {
+      registry.catalogPageSize = 100;
+    }
+    expect(registry.requests).toEqual([
+      "GET /v2/_catalog?tags=true",
+      "GET /v2/_catalog?tags=true&last=acct%2Faaa",
+      "GET /v2/_catalog?tags=true&last=acct%2Fapp",
+      "HEAD /v2/acct/app/manifests/a1",
+      "DELETE /v2/acct/app/manifests/a1",
+      "HEAD /v2/acct/app/manifests/d4",
+      "DELETE /v2/acct/app/manifests/d4",
+      "PUT /v2/gc/layers",
+    ]);
+    // Only the four tags left hold storage now (x, b2, c3, y): the collection freed the deleted ones' layers.
+    expect(registry.storedBytes()).toBe(4 * LAYER_BYTES);
+    expect(before).toBeGreaterThanOrEqual(6 * LAYER_BYTES);
+  });
+
+  it("nothing to delete means one catalog read and no collection", async () => {
+    registry.repositories.clear();
+    registry.repositories.set("acct/app", ["b2", "c3"]);
+    registry.requests.length = 0;
+    const outs = await provider.prune(inputs, ["b2"]);
+    expect(outs).toMatchObject({ kept: ["c3", "b2"], deleted: [] });
+    expect(registry.requests).toEqual(["GET /v2/_catalog?tags=true"]);
   });
 
   it("a renamed repository starts its own history and frees the images this program deployed from the old one", async () => {

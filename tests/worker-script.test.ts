@@ -29,6 +29,7 @@ const inputs: WorkerScriptInputs = {
   ],
   containerClass: "SpectralApp",
   migrations: [v1],
+  codeUpdateStrategy: { mode: "immediate" },
   secret_STRIPE_SECRET_KEY: "sk_test_worker_script",
 };
 
@@ -64,7 +65,7 @@ describe("WorkerScript rules (pure)", () => {
     );
   });
 
-  it("builds the upload metadata: the secret from its own input, the container class, observability", () => {
+  it("builds the upload metadata: the secret from its own input, the container class, the code update strategy, observability", () => {
     expect(provider.metadata(inputs, null)).toEqual({
       main_module: "index.js",
       compatibility_date: "2026-11-01",
@@ -75,6 +76,7 @@ describe("WorkerScript rules (pure)", () => {
         { type: "secret_text", name: "STRIPE_SECRET_KEY", text: "sk_test_worker_script" },
       ],
       containers: [{ class_name: "SpectralApp" }],
+      code_update_strategy: { mode: "immediate" },
       observability: { enabled: true },
     });
   });
@@ -147,6 +149,15 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
       )
       .map((request) => request.body as Upload);
 
+  /** The next upload answered with this failure instead. */
+  const failedUpload = (status: number, code: number, message: string) => ({
+    method: "PUT",
+    pathPattern: /workers\/scripts\/spectral-alpha$/,
+    status,
+    code,
+    message,
+  });
+
   beforeAll(async () => {
     fake = await startFakeCloudflare();
     file = await serializeProvider(provider);
@@ -175,7 +186,72 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
       migrationTag: "v1",
       workersDevUrl: "https://spectral-alpha.spectral-test.workers.dev",
     });
-    expect(fake.requests.some((request) => request.path.includes("/versions"))).toBe(false);
+    // No version upload: the one version read is the upload's own (its deployment_id), as wrangler reads it.
+    const version = fake.scripts.get("spectral-alpha")?.versions?.[0];
+    expect(
+      fake.requests.filter((request) => request.path.includes("/versions")).map((r) => r.method + r.path),
+    ).toEqual([`GET/client/v4/accounts/${ACCOUNT}/workers/scripts/spectral-alpha/versions/${version?.id}`]);
+    expect(upload.metadata.code_update_strategy).toEqual({ mode: "immediate" });
+  });
+
+  it("a 429 with Retry-After on the upload is waited out and sent again (Cloudflare did not carry it out)", async () => {
+    fake.failNext = {
+      ...failedUpload(429, 971, "Please wait and consider throttling your request speed"),
+      retryAfter: 1,
+    };
+    const created = await call("create", [inputs]);
+    expect(created.error).toBe("");
+    expect(uploads().map((upload) => upload.metadata.main_module)).toEqual(["index.js", "index.js"]);
+    expect(fake.requests.filter((request) => request.status === 429)).toHaveLength(1);
+  });
+
+  it("retries the version read while Cloudflare answers 100146 (not propagated yet), as wrangler does", async () => {
+    fake.propagationReads = 2;
+    try {
+      const created = await call("create", [inputs]);
+      expect(created.error).toBe("");
+      expect(created.value.outs.namespaceId).toBe(fake.namespaces[0].id);
+      expect(fake.requests.filter((request) => request.path.includes("/versions/"))).toHaveLength(3);
+    } finally {
+      fake.propagationReads = 0;
+    }
+  });
+
+  it("gives up after five 100146 answers with Cloudflare's code and message", async () => {
+    fake.propagationReads = 9;
+    try {
+      const created = await call("create", [inputs]);
+      expect(created.status).toBe(1);
+      expect(created.error).toContain("reading the version the upload made failed: the Cloudflare API at");
+      expect(created.error).toContain("code 100146: This Worker version does not exist yet.");
+      expect(fake.requests.filter((request) => request.path.includes("/versions/"))).toHaveLength(5);
+    } finally {
+      fake.propagationReads = 0;
+    }
+  });
+
+  it("declares every binding and sends no keep_bindings: a secret put outside the program is gone after its next upload", async () => {
+    const created = await call("create", [inputs]);
+    await new Cloudflare({
+      apiToken: FAKE_TOKEN,
+      baseURL: fake.baseUrl,
+      maxRetries: 0,
+    }).workers.scripts.secrets.update("spectral-alpha", {
+      account_id: ACCOUNT,
+      name: "PUT_BY_HAND",
+      text: "x",
+      type: "secret_text",
+    });
+    expect(fake.scripts.get("spectral-alpha")?.bindings?.map((binding) => binding.name)).toContain(
+      "PUT_BY_HAND",
+    );
+    const changed = { ...inputs, code: `${inputs.code}// changed\n` };
+    const updated = await call("update", ["spectral-alpha", created.value.outs, changed]);
+    expect(updated.error).toBe("");
+    expect(uploads().at(-1)?.metadata.keep_bindings).toBeUndefined();
+    expect(fake.scripts.get("spectral-alpha")?.bindings?.map((binding) => binding.name)).not.toContain(
+      "PUT_BY_HAND",
+    );
   });
 
   it("sends later migrations exactly once: an update after v1 sends v2 with old_tag v1, the next sends none", async () => {
@@ -200,13 +276,7 @@ describe("WorkerScript provider (serialized, Cloudflare API stand-in)", () => {
   });
 
   it("reports a failed upload with Cloudflare's code and message, and never the secret", async () => {
-    fake.failNext = {
-      method: "PUT",
-      pathPattern: /workers\/scripts\/spectral-alpha$/,
-      status: 400,
-      code: 10021,
-      message: "Uncaught SyntaxError at index.js:1",
-    };
+    fake.failNext = failedUpload(400, 10021, "Uncaught SyntaxError at index.js:1");
     const created = await call("create", [inputs]);
     expect(created.status).toBe(1);
     expect(created.error).toBe(

@@ -17,6 +17,8 @@ export interface RecordedResource {
   custom: boolean;
   /** URNs this resource waits for: its dependsOn, expanded to a component's children, and its input sources. */
   dependencies: string[];
+  /** Aliases as `<parent URN>::<name>` (an alias by name and parent), or the alias URN. */
+  aliases: string[];
   /** Inputs as the engine saw them: secrets as `{ [specialSigKey]: specialSecretSig, value }`, unknowns as the SDK's `unknown`. */
   inputs: Record<string, unknown>;
 }
@@ -44,6 +46,10 @@ interface RegisterRequest {
   getName(): string;
   getCustom(): boolean;
   getDependenciesList(): string[];
+  getAliasesList(): {
+    getUrn(): string;
+    getSpec(): { getName(): string; getParenturn(): string } | undefined;
+  }[];
 }
 
 type RegisterCallback = (err: unknown, response?: { getUrn(): string }) => void;
@@ -87,6 +93,10 @@ export async function installMockRuntime(options: MockRunOptions): Promise<MockR
           parent: request.getParent() || undefined,
           custom: request.getCustom(),
           dependencies: request.getDependenciesList(),
+          aliases: request.getAliasesList().map((alias) => {
+            const spec = alias.getSpec();
+            return spec ? `${spec.getParenturn()}::${spec.getName()}` : alias.getUrn();
+          }),
           inputs: pendingInputs.get(key) ?? {},
         });
         pendingInputs.delete(key);

@@ -37,6 +37,8 @@ class ServiceError extends Error {
     this.status = fault.status;
     /** "no" when the service did not carry the request out; "unknown" when it may have. */
     this.carriedOut = mayHaveBeenCarriedOut(fault) ? "unknown" : "no";
+    /** Cloudflare's error codes in the answer (100146: a version still propagating), if any. */
+    this.codes = fault.codes ?? [];
   }
 }
 
@@ -176,7 +178,8 @@ function faultOf(error) {
   if (typeof error?.status === "number") {
     const details = (error.errors ?? []).map(errorWords).join("; ");
     const text = String(error.message ?? "").replace(/^\d{3} /, "");
-    return statusFault(error.status, error.headers, details, text);
+    const codes = (error.errors ?? []).map((each) => each.code);
+    return { ...statusFault(error.status, error.headers, details, text), codes };
   }
   return undefined;
 }

@@ -36,6 +36,8 @@ export declare class ServiceError extends Error {
   status?: number;
   /** "no": the service did not carry the request out; "unknown": it may have. */
   carriedOut: "no" | "unknown";
+  /** Cloudflare's error codes in the answer (100146: a version still propagating), if any. */
+  codes: number[];
 }
 
 /** fetch bounded by `timeoutMs` (connect, headers and body); with expectJson a 2xx must be JSON. */

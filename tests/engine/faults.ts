@@ -100,16 +100,16 @@ export const FAULT_CASES: FaultCase[] = [
     what: "an HTML login page instead of the account's subdomain",
     inject: on(cf, "GET", /\/workers\/subdomain$/, { kind: "html" }),
     error: new RegExp(
-      `${WORKER}: reading the Worker's settings after the upload failed: the Cloudflare API at ${HOST} answered HTML where JSON was expected \\(a proxy or login page\\?\\)\\. Something between this machine and ${HOST} \\(a proxy, captive portal or login page\\) answered instead`,
+      `${WORKER}: reading the account's workers.dev subdomain failed: the Cloudflare API at ${HOST} answered HTML where JSON was expected \\(a proxy or login page\\?\\)\\. Something between this machine and ${HOST} \\(a proxy, captive portal or login page\\) answered instead`,
     ),
     limitSeconds: 1,
   },
   {
     provider: "WorkerScript",
-    what: "truncated JSON for the Worker's settings, every time",
-    inject: on(cf, "GET", /\/settings$/, { kind: "truncated" }),
+    what: "truncated JSON for the version the upload made, every time",
+    inject: on(cf, "GET", /\/versions\/[^/]+$/, { kind: "truncated" }),
     error: new RegExp(
-      `${WORKER}: reading the Worker's settings after the upload failed: the Cloudflare API at ${HOST} answered JSON that was cut off or malformed \\(tried \\d+ times over \\d+ s\\)`,
+      `${WORKER}: reading the version the upload made failed: the Cloudflare API at ${HOST} answered JSON that was cut off or malformed \\(tried \\d+ times over \\d+ s\\)`,
     ),
     limitSeconds: BUDGET,
   },

@@ -14,6 +14,7 @@ import { DeployVerification } from "../../components/deploy-verification";
 import { DeploymentGeneration } from "../../components/deployment-generation";
 import { ImageRetention } from "../../components/image-retention";
 import { WorkerScript } from "../../components/worker-script";
+import type { CodeUpdateStrategy } from "../../components/worker-script-provider";
 import type { SecretEntry } from "../../lib/config";
 import { deploymentFingerprint } from "../../lib/deploy/fingerprint";
 import { workerBindingSlots, workerSecretBindings } from "../../lib/secrets/bindings";
@@ -59,6 +60,8 @@ export interface EngineInputs {
   connectTimeoutSeconds?: number;
   /** The Worker's name at Cloudflare (WORKER when left out). */
   workerName?: string;
+  /** The Worker's code update strategy (the program's CODE_UPDATE_STRATEGY when left out). */
+  codeUpdateStrategy?: CodeUpdateStrategy;
   /** Pulumi names of the Worker script and the application resources (a rename in code). */
   resourceNames?: { script?: string; container?: string };
 }
@@ -112,6 +115,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         gitSha: inputs.gitSha,
         repoRoot: REPO_ROOT,
         callLimits: inputs.callLimits,
+        codeUpdateStrategy: inputs.codeUpdateStrategy,
       }),
     );
     const container = new ContainerApplication(inputs.resourceNames?.container ?? "app-container", {

@@ -32,6 +32,9 @@ export class EngineScenario {
   /** The Worker as Cloudflare would run it: workerd, redeployed on every script upload the stand-in takes. */
   private runtime: WorkerdProcess | undefined;
   private deploying: Promise<void> = Promise.resolve();
+  /** A deferred code update still waiting (see redeploy); close() ends the wait. */
+  private deferred: { timer: NodeJS.Timeout; end: () => void } | undefined;
+  private closed = false;
   /** The real container path, when the scenario runs the app image. */
   private engine: Engine | undefined;
   private proxy: DockerProxy | undefined;
@@ -105,8 +108,21 @@ export class EngineScenario {
     return scenario;
   }
 
-  /** Restarts workerd with an uploaded script: its module and bindings, Durable Object storage kept. */
+  /**
+   * Restarts workerd with an uploaded script: its module and bindings, Durable Object storage kept. As at
+   * Cloudflare, a running Durable Object takes the new code only as the upload's code_update_strategy says:
+   * at once for `immediate`, else after max_delay, 300 s when none is sent (platform facts, "Durable Objects
+   * defer code updates"); the wake cron keeps ours active, so it waits the whole delay. The first upload
+   * finds nothing running and starts at once.
+   */
   private redeploy(upload: Upload): void {
+    // A newer upload supersedes a deferred one: the objects go on to the latest code.
+    this.endDeferral();
+    const strategy = upload.metadata.code_update_strategy as
+      | { mode?: string; max_delay?: number }
+      | undefined;
+    // A Durable Object that is not running starts on the latest code; only a running one defers.
+    const deferMs = !this.runtime || strategy?.mode === "immediate" ? 0 : (strategy?.max_delay ?? 300) * 1000;
     const bindings = (upload.metadata.bindings as Record<string, string>[]).map((binding) =>
       binding.type === "durable_object_namespace"
         ? { type: "durable_object_namespace" as const, name: binding.name, className: binding.class_name }
@@ -117,6 +133,10 @@ export class EngineScenario {
     this.deploying = this.deploying
       .catch(() => undefined)
       .then(async () => {
+        await new Promise<void>((end) => {
+          this.deferred = { timer: setTimeout(end, deferMs), end };
+        });
+        if (this.closed) return;
         await this.runtime?.stop();
         this.runtime = await startWorkerd(
           {
@@ -193,7 +213,16 @@ export class EngineScenario {
       .map((request) => request.body as Upload);
   }
 
+  private endDeferral(): void {
+    if (!this.deferred) return;
+    clearTimeout(this.deferred.timer);
+    this.deferred.end();
+    this.deferred = undefined;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    this.endDeferral();
     for (const proxy of Object.values(this.faults)) await proxy.close();
     await this.deploying.catch(() => undefined);
     await this.runtime?.stop();

@@ -32,7 +32,7 @@ describe.skipIf(missing !== undefined)(
       await runner?.close();
     });
 
-    it("the first up after the upgrade rewrites the two resources' state, as its preview says, and writes nothing to Cloudflare", async () => {
+    it("the first up after the upgrade rewrites the two resources' state, as its preview says, and writes to Cloudflare only the PATCH that gives the application top-level observability and wrangler's placement tiers", async () => {
       const writes = scenario.writes();
       const preview = await runner.run("preview", scenario.inputs());
       const up = await runner.run("up", scenario.inputs());
@@ -45,7 +45,11 @@ describe.skipIf(missing !== undefined)(
           "WorkerScript::app-worker-script update",
         ]),
       );
-      expect(scenario.writes()).toBe(writes);
+      expect(scenario.writes()).toBe(writes + 1);
+      expect(scenario.fake.requests.filter((request) => request.method !== "GET").at(-1)).toMatchObject({
+        method: "PATCH",
+        body: { observability: { logs: { enabled: true } }, constraints: { tiers: [1, 2] } },
+      });
     });
 
     it("then refresh runs the new read: drift made in the dashboard shows, and the next up undoes it", async () => {

@@ -8,14 +8,17 @@
  *                                                   must be container-enabled; the image must be in the
  *                                                   account's registry
  *   GET    containers/applications/{id}            with the instances' health
- *   PATCH  containers/applications/{id}            only the fields PATCH takes
+ *   PATCH  containers/applications/{id}            only the fields PATCH takes (configuration without
+ *                                                   observability, which goes top-level)
  *   DELETE containers/applications/{id}
  *   POST   containers/applications/{id}/rollouts   steps of 10 to 100 percent, ending at 100
  *   GET    containers/applications/{id}/rollouts[/{rollout}]
  *
  * Errors carry containers-shared's format: `errors[0].message` is itself a JSON string,
- * `{"error":"<CODE>","details":...}` (containers-shared `request.ts`). A rollout progresses one status per
- * read (pending, progressing, completed); one whose image cannot be pulled ends `reverted`. An application
+ * `{"error":"<CODE>","details":...}` (containers-shared `request.ts`). A rollout moves on with time, whether
+ * or not anyone watches it (wrangler never does): pending, progressing, then completed, one status each
+ * `rolloutPhaseMs`; one whose image cannot be pulled ends `reverted`, with its step's `reason`
+ * (containers-shared `RolloutStep`). An application
  * has one rollout at a time (the application's single `active_rollout_id`, the SDK's applications.d.ts): a
  * second is refused while one is active, and replaceActiveRollout() ends one `replaced`, as a rollout
  * started elsewhere (the dashboard, wrangler) does.
@@ -32,6 +35,8 @@ export interface FakeApplication {
   configuration: Record<string, unknown>;
   durable_objects: { namespace_id: string };
   rollout_active_grace_period?: number;
+  observability?: Record<string, unknown>;
+  constraints?: Record<string, unknown>;
   version: number;
   health: { instances: { active: number; healthy: number; failed: number; starting: number } };
 }
@@ -43,6 +48,8 @@ export interface FakeRollout {
   status: "pending" | "progressing" | "completed" | "reverted" | "replaced";
   /** Why a reverted rollout stopped. */
   reason?: string;
+  /** When it was accepted (ms): its status follows from the time since. */
+  startedAt: number;
 }
 
 export interface ContainersState extends WorkersState {
@@ -54,6 +61,8 @@ export interface ContainersState extends WorkersState {
   unpullableImages: Set<string>;
   /** Applications per page of the list (the SDK follows result_info.next_page_token). */
   applicationsPerPage: number;
+  /** How long a rollout stays in each of pending and progressing. */
+  rolloutPhaseMs: number;
   /** Told each image an application starts serving (its create, a completed rollout). */
   onImageLive?: (image: string) => void;
   /** Told each rollout accepted, by application: a test may replace it from elsewhere. */
@@ -74,13 +83,17 @@ const CREATE_FIELDS = [
   "observability",
   "rollout_active_grace_period",
 ];
+// ModifyApplicationRequestBody, plus the top-level `observability` that wrangler 4.164 sends (platform facts).
 const PATCH_FIELDS = [
   "name",
   "max_instances",
   "instances",
   "constraints",
   "affinities",
+  "priorities",
   "observability",
+  "scheduling_policy",
+  "configuration",
   "rollout_active_grace_period",
 ];
 
@@ -149,6 +162,10 @@ function createApplication(body: Record<string, unknown>, state: ContainersState
     ...(body.rollout_active_grace_period === undefined
       ? {}
       : { rollout_active_grace_period: body.rollout_active_grace_period as number }),
+    ...(body.observability === undefined
+      ? {}
+      : { observability: body.observability as Record<string, unknown> }),
+    ...(body.constraints === undefined ? {} : { constraints: body.constraints as Record<string, unknown> }),
     version: 1,
     health: { instances: { active: 0, healthy: 0, failed: 0, starting: 0 } },
   };
@@ -165,12 +182,29 @@ const PATCH_TYPES: Record<string, (value: unknown) => boolean> = {
   rollout_active_grace_period: (value) => Number.isInteger(value) && (value as number) >= 0,
 };
 
-function patchApplication(application: FakeApplication, body: Record<string, unknown>): Reply {
+function patchApplication(
+  application: FakeApplication,
+  body: Record<string, unknown>,
+  state: ContainersState,
+): Reply {
   const refused = unknownKeys(body, PATCH_FIELDS);
-  if (refused.length) return invalid(`PATCH cannot change ${refused.join(", ")}: start a rollout instead`);
+  if (refused.length) return invalid(`PATCH cannot change ${refused.join(", ")}`);
   const mistyped = Object.keys(body).filter((key) => PATCH_TYPES[key] && !PATCH_TYPES[key](body[key]));
   if (mistyped.length) return invalid(`PATCH has values of the wrong type: ${mistyped.join(", ")}`);
-  Object.assign(application, body);
+  // The scheduling policy is fixed at create (platform facts: "The policy is immutable").
+  if (body.scheduling_policy !== undefined && body.scheduling_policy !== application.scheduling_policy)
+    return invalid("scheduling_policy cannot be changed");
+  const configuration = body.configuration as Record<string, unknown> | undefined;
+  // The API refuses configuration.observability in a PATCH; it is top-level (workers-sdk #13315).
+  if (configuration && "observability" in configuration)
+    return invalid("configuration.observability is not accepted: set observability at the top level");
+  if (configuration) {
+    const problem = configurationProblem({ ...application.configuration, ...configuration }, state);
+    if (problem) return problem;
+  }
+  Object.assign(application, body, {
+    configuration: { ...application.configuration, ...(configuration ?? {}) },
+  });
   return { status: 200, result: application };
 }
 
@@ -207,6 +241,7 @@ function createRollout(
     applicationId: application.id,
     body,
     status: "pending",
+    startedAt: Date.now(),
   };
   state.rollouts.push(rollout);
   state.onRolloutStarted?.(application.id);
@@ -230,6 +265,7 @@ export function replaceActiveRollout(applicationId: string, state: ContainersSta
     id: `rollout-${state.rollouts.length + 1}`,
     status: "pending",
     reason: undefined,
+    startedAt: Date.now(),
   });
 }
 
@@ -240,15 +276,31 @@ function rolloutView(rollout: FakeRollout, application: FakeApplication) {
     description: rollout.body.description,
     target_configuration: rollout.body.target_configuration,
     target_version: application.version + 1,
-    steps: [{ status: rollout.status, ...(rollout.reason ? { status_reason: rollout.reason } : {}) }],
+    steps: stepsOf(rollout),
     health: application.health,
   };
 }
 
-/** One status per read: pending -> progressing -> completed (or reverted for an image that cannot be pulled). */
-function advance(rollout: FakeRollout, application: FakeApplication, state: ContainersState): void {
-  if (rollout.status === "pending") rollout.status = "progressing";
-  else if (rollout.status === "progressing") {
+/** The rollout's steps as RolloutStep (containers-shared): each with its status, and a failed one's reason. */
+function stepsOf(rollout: FakeRollout) {
+  const requested = (rollout.body.steps as { description: string; step_size: { percentage: number } }[]) ?? [
+    { description: "rollout", step_size: { percentage: 100 } },
+  ];
+  return requested.map((step, index) => ({
+    id: index + 1,
+    ...step,
+    status: rollout.status === "replaced" ? "completed" : rollout.status,
+    ...(rollout.reason && index === 0 ? { reason: rollout.reason } : {}),
+  }));
+}
+
+/** Time moves rollouts on: pending, then progressing, then completed (or reverted for an image that cannot be pulled). */
+function advance(rollout: FakeRollout, state: ContainersState): void {
+  const application = state.applications.get(rollout.applicationId);
+  if (!application) return;
+  const elapsed = Date.now() - rollout.startedAt;
+  if (rollout.status === "pending" && elapsed >= state.rolloutPhaseMs) rollout.status = "progressing";
+  if (rollout.status === "progressing" && elapsed >= 2 * state.rolloutPhaseMs) {
     const image = (rollout.body.target_configuration as { image: string }).image;
     if (state.unpullableImages.has(image)) {
       rollout.status = "reverted";
@@ -265,6 +317,11 @@ function advance(rollout: FakeRollout, application: FakeApplication, state: Cont
       state.onImageLive?.(image);
     }
   }
+}
+
+/** Brings every rollout to where the time since it started puts it (each request does this first). */
+export function settleRollouts(state: ContainersState): void {
+  for (const rollout of state.rollouts) advance(rollout, state);
 }
 
 function listApplications(query: URLSearchParams, state: ContainersState): Reply {
@@ -289,6 +346,7 @@ export function containersRoute(
   body: Record<string, unknown>,
   state: ContainersState,
 ): Reply | undefined {
+  settleRollouts(state);
   if (path === "containers/applications") {
     if (method === "GET") return listApplications(query, state);
     if (method === "POST") return createApplication(body, state);
@@ -312,11 +370,10 @@ export function containersRoute(
     );
     if (!rollout) return containersError(404, "ROLLOUT_NOT_FOUND", { rollout_id: match[2] });
     if (method !== "GET") return undefined;
-    advance(rollout, application, state);
     return { status: 200, result: rolloutView(rollout, application) };
   }
   if (method === "GET") return { status: 200, result: application };
-  if (method === "PATCH") return patchApplication(application, body);
+  if (method === "PATCH") return patchApplication(application, body, state);
   if (method === "DELETE") {
     state.applications.delete(application.id);
     return { status: 200, result: {} };

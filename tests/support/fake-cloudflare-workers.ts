@@ -13,6 +13,14 @@
  *   GET|PUT workers/domains                    custom domains
  */
 import { randomBytes } from "node:crypto";
+import {
+  addVersion,
+  type FakeDeployment,
+  type FakeVersion,
+  type StoredBinding,
+  shownBinding,
+  versionsRoute,
+} from "./fake-cloudflare-versions";
 
 export interface Reply {
   status: number;
@@ -25,7 +33,7 @@ export interface FakeScript {
   migration_tag?: string;
   /** Durable Object classes the script's migrations created, with whether they are SQLite-backed. */
   classes?: Map<string, { sqlite: boolean }>;
-  bindings?: Record<string, unknown>[];
+  bindings?: StoredBinding[];
   compatibility_date?: string;
   compatibility_flags?: string[];
   containers?: { class_name: string }[];
@@ -33,6 +41,14 @@ export interface FakeScript {
   subdomain?: { enabled: boolean; previews_enabled: boolean };
   schedules?: { cron: string }[];
   etag?: string;
+  /** The service's tag (workers/services), set at the first upload. */
+  tag?: string;
+  /** "wrangler" or "api": who deployed last (the services answer's `last_deployed_from`). */
+  last_deployed_from?: string;
+  /** How active Durable Objects take new code (the upload's `code_update_strategy`), when one was sent. */
+  code_update_strategy?: { mode: string; max_delay?: number };
+  versions?: FakeVersion[];
+  deployments?: FakeDeployment[];
 }
 
 export interface FakeNamespace {
@@ -50,6 +66,8 @@ export interface WorkersState {
   /** The account's workers.dev subdomain. */
   accountSubdomain: string;
   domains: { id: string; hostname: string; service: string; environment: string; zone_id?: string }[];
+  /** How many reads of a new version answer 100146 before it is found (default 0). */
+  propagationReads: number;
   /** Told each accepted script upload, as a deploy: the runtime suites restart workerd with it. */
   onScriptUpload?: (name: string, upload: Upload) => void;
 }
@@ -141,7 +159,7 @@ function migrate(script: FakeScript | undefined, migrations: Migrations) {
   return { classes, tag: migrations.new_tag };
 }
 
-export function uploadScript(name: string, upload: Upload, state: WorkersState): Reply {
+export function uploadScript(name: string, upload: Upload, source: string, state: WorkersState): Reply {
   const { metadata, parts } = upload;
   const mainModule = metadata.main_module;
   if (typeof mainModule !== "string" || !parts.has(mainModule))
@@ -151,7 +169,7 @@ export function uploadScript(name: string, upload: Upload, state: WorkersState):
     !/^\d{4}-\d{2}-\d{2}$/.test(metadata.compatibility_date)
   )
     return invalid(10021, "compatibility_date must be a date like 2026-11-01");
-  const bindings = (metadata.bindings ?? []) as Record<string, unknown>[];
+  const bindings = (metadata.bindings ?? []) as StoredBinding[];
   const names = bindings.map((binding) => String(binding.name));
   const bad = names.find((each) => !BINDING_NAME.test(each));
   if (bad !== undefined) return invalid(10021, `binding name ${bad} is not a valid JavaScript identifier`);
@@ -160,6 +178,8 @@ export function uploadScript(name: string, upload: Upload, state: WorkersState):
   if (texts.length > TEXT_BINDING_LIMIT)
     return invalid(10021, `a Worker has at most ${TEXT_BINDING_LIMIT} environment variables and secrets`);
 
+  const strategy = codeUpdateStrategyProblem(metadata.code_update_strategy);
+  if (strategy) return invalid(10021, strategy);
   const script = state.scripts.get(name);
   const migrated = metadata.migrations
     ? migrate(script, metadata.migrations as Migrations)
@@ -201,21 +221,29 @@ export function uploadScript(name: string, upload: Upload, state: WorkersState):
     }
     return namespace.id;
   };
+  const declared = bindings.map((binding) =>
+    binding.type === "durable_object_namespace" && !binding.script_name
+      ? { ...binding, namespace_id: namespaceOf(String(binding.class_name)) }
+      : binding,
+  );
   const stored: FakeScript = {
     ...script,
     migration_tag: migrated.tag,
     classes: migrated.classes,
-    bindings: bindings.map((binding) =>
-      binding.type === "durable_object_namespace" && !binding.script_name
-        ? { ...binding, namespace_id: namespaceOf(String(binding.class_name)) }
-        : binding,
-    ),
     compatibility_date: metadata.compatibility_date,
     compatibility_flags: (metadata.compatibility_flags ?? []) as string[],
     containers: containers as { class_name: string }[],
     modules: [...parts.keys()],
     etag: randomBytes(16).toString("hex"),
+    tag: script?.tag ?? randomBytes(16).toString("hex"),
+    code_update_strategy: metadata.code_update_strategy as FakeScript["code_update_strategy"],
   };
+  const version = addVersion(
+    stored,
+    state,
+    { source, triggeredBy: "upload", bindings: [...declared, ...keptBindings(script, metadata, declared)] },
+    true,
+  );
   state.scripts.set(name, stored);
   state.onScriptUpload?.(name, upload);
   return {
@@ -226,8 +254,43 @@ export function uploadScript(name: string, upload: Upload, state: WorkersState):
       migration_tag: stored.migration_tag,
       has_modules: true,
       startup_time_ms: 5,
+      // The version this upload made and deployed; wrangler reads the namespace from it.
+      deployment_id: version.id,
     },
   };
+}
+
+/**
+ * `keep_bindings`: binding types the upload keeps from the deployed Worker when it does not name them
+ * itself (docs: workers/configuration/multipart-upload-metadata, "keep_bindings"). Wrangler sends
+ * ["secret_text", "secret_key"], so a `wrangler secret put` survives its next deploy; an upload without it
+ * drops every binding it does not declare.
+ */
+function keptBindings(
+  script: FakeScript | undefined,
+  metadata: Record<string, unknown>,
+  declared: StoredBinding[],
+): StoredBinding[] {
+  const keep = (metadata.keep_bindings ?? []) as string[];
+  return (script?.bindings ?? []).filter(
+    (binding) => keep.includes(binding.type) && !declared.some((each) => each.name === binding.name),
+  );
+}
+
+/**
+ * `code_update_strategy` (docs: durable-objects/deployments/durable-objects-code-updates): mode `deferred`
+ * (max_delay up to 86400 s) or `immediate`; without one, active Durable Objects defer for 300 s.
+ */
+function codeUpdateStrategyProblem(strategy: unknown): string | undefined {
+  if (strategy === undefined) return undefined;
+  const { mode, max_delay: maxDelay, ...rest } = strategy as Record<string, unknown>;
+  if (Object.keys(rest).length)
+    return `code_update_strategy has unknown fields: ${Object.keys(rest).join(", ")}`;
+  if (mode !== "immediate" && mode !== "deferred")
+    return "code_update_strategy.mode must be immediate or deferred";
+  if (maxDelay !== undefined && (typeof maxDelay !== "number" || maxDelay < 0 || maxDelay > 86400))
+    return "code_update_strategy.max_delay must be between 0 and 86400 seconds";
+  return undefined;
 }
 
 /** The script's settings; secret values are never returned (docs: "secret_text ... not readable"). */
@@ -235,9 +298,7 @@ function settings(script: FakeScript): Reply {
   return {
     status: 200,
     result: {
-      bindings: (script.bindings ?? []).map(({ text, ...binding }) =>
-        binding.type === "secret_text" ? binding : { ...binding, ...(text === undefined ? {} : { text }) },
-      ),
+      bindings: (script.bindings ?? []).map(shownBinding),
       compatibility_date: script.compatibility_date,
       compatibility_flags: script.compatibility_flags,
       observability: { enabled: true },
@@ -334,10 +395,12 @@ export function page(items: unknown[], query: URLSearchParams, defaultPerPage = 
   };
 }
 
+/** `source` is who calls: "wrangler" for wrangler's User-Agent, "api" for any other client. */
 export function workersRoute(
   method: string,
   path: string,
   body: unknown,
+  source: string,
   state: WorkersState,
 ): Reply | undefined {
   if (method === "GET" && path === "workers/subdomain")
@@ -346,20 +409,22 @@ export function workersRoute(
   if (method === "GET" && path === "workers/domains") return { status: 200, result: state.domains };
   if (method === "PUT" && path === "workers/domains")
     return putDomain(body as Record<string, unknown>, state);
-  const versions = /^workers\/scripts\/([^/]+)\/versions$/.exec(path);
-  if (versions && method === "POST") {
-    // Durable Object class lifecycle changes cannot travel in a version (docs: gradual deployments with
-    // Durable Objects; workers-sdk #15387).
-    if ((body as Upload).metadata?.migrations)
-      return invalid(
-        10211,
-        "Version upload failed: migrations are not supported with gradual deployments. Use a non-versioned script upload.",
-      );
-    return { status: 200, result: { id: `version-${randomBytes(6).toString("hex")}` } };
-  }
+  // Durable Object class lifecycle changes cannot travel in a version (docs: gradual deployments with
+  // Durable Objects; workers-sdk #15387).
+  if (
+    method === "POST" &&
+    /^workers\/scripts\/[^/]+\/versions$/.test(path) &&
+    (body as Upload).metadata?.migrations
+  )
+    return invalid(
+      10211,
+      "Version upload failed: migrations are not supported with gradual deployments. Use a non-versioned script upload.",
+    );
+  const versioned = versionsRoute(method, path, body, source, state);
+  if (versioned) return versioned;
   const scriptPath = /^workers\/scripts\/([^/]+)(\/settings|\/subdomain|\/schedules)?$/.exec(path);
   if (!scriptPath) return undefined;
   if (method === "PUT" && scriptPath[2] === undefined)
-    return uploadScript(scriptPath[1], body as Upload, state);
+    return uploadScript(scriptPath[1], body as Upload, source, state);
   return scriptRoute(method, scriptPath[1], scriptPath[2] ?? "", body, state);
 }

@@ -32,6 +32,13 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: unknown;
+  /** The query string, with its "?" ("" when none). */
+  search: string;
+  /** Who sent it: "wrangler" (its User-Agent) or "api". */
+  source: string;
+  /** The answer's status and first error code, once answered. */
+  status?: number;
+  code?: number;
 }
 
 export type { FakeApplication } from "./fake-cloudflare-containers";
@@ -42,6 +49,8 @@ export interface FakeCloudflare extends ContainersState {
   requests: RecordedRequest[];
   /** Registry passwords handed out, so tests can look for them in state and logs. */
   issuedPasswords: string[];
+  /** The account's managed registry hosts: registry.cloudflare.com, and a loopback stand-in's if a test adds it. */
+  registryDomains: Set<string>;
   /** Worker scripts by name, with their Durable Object migration tag and what was uploaded. */
   scripts: Map<string, FakeScript>;
   namespaces: FakeNamespace[];
@@ -55,6 +64,8 @@ export interface FakeCloudflare extends ContainersState {
     times?: number;
     /** Carry the request out first, then answer with the failure: a lost answer. */
     afterHandling?: boolean;
+    /** A Retry-After header, in seconds (a 429 or 503 that says when to come back). */
+    retryAfter?: number;
   };
   close(): Promise<void>;
 }
@@ -72,7 +83,7 @@ function registryCredentials(
   fake: FakeCloudflare,
 ): Reply {
   const { expiration_minutes: minutes, permissions } = body;
-  if (domain !== "registry.cloudflare.com")
+  if (!fake.registryDomains.has(domain))
     return {
       status: 404,
       errors: [{ code: 1000, message: `registry ${domain} is not configured on this account` }],
@@ -96,7 +107,13 @@ function registryCredentials(
   return { status: 200, result: { account_id: accountId, registry_host: domain, username: "v1", password } };
 }
 
-function route(method: string, url: URL, body: Record<string, unknown>, fake: FakeCloudflare): Reply {
+function route(
+  method: string,
+  url: URL,
+  body: Record<string, unknown>,
+  source: string,
+  fake: FakeCloudflare,
+): Reply {
   const accountPath = /^\/client\/v4\/accounts\/([^/]+)\/(.*)$/.exec(url.pathname);
   const [accountId, path] = accountPath ? [accountPath[1], accountPath[2]] : ["", url.pathname];
   const credentials = /^containers\/registries\/([^/]+)\/credentials$/.exec(path);
@@ -115,7 +132,8 @@ function route(method: string, url: URL, body: Record<string, unknown>, fake: Fa
     reply = page(fake.namespaces, url.searchParams);
   else
     reply =
-      workersRoute(method, path, body, fake) ?? containersRoute(method, path, url.searchParams, body, fake);
+      workersRoute(method, path, body, source, fake) ??
+      containersRoute(method, path, url.searchParams, body, fake);
   return (
     reply ?? {
       status: 404,
@@ -143,17 +161,24 @@ async function readBody(request: IncomingMessage): Promise<Record<string, unknow
   }
 }
 
-function send(response: ServerResponse, reply: Reply): void {
+function send(response: ServerResponse, reply: Reply, recorded: RecordedRequest, retryAfter?: number): void {
+  recorded.status = reply.status;
+  recorded.code = reply.errors?.[0]?.code;
   const success = reply.status < 400;
-  response.writeHead(reply.status, { "content-type": "application/json" }).end(
-    JSON.stringify({
-      success,
-      errors: reply.errors ?? [],
-      messages: [],
-      result: success ? reply.result : null,
-      ...(success && reply.resultInfo ? { result_info: reply.resultInfo } : {}),
-    }),
-  );
+  response
+    .writeHead(reply.status, {
+      "content-type": "application/json",
+      ...(retryAfter === undefined ? {} : { "retry-after": String(retryAfter) }),
+    })
+    .end(
+      JSON.stringify({
+        success,
+        errors: reply.errors ?? [],
+        messages: [],
+        result: success ? reply.result : null,
+        ...(success && reply.resultInfo ? { result_info: reply.resultInfo } : {}),
+      }),
+    );
 }
 
 /** A failure that happens after the request was carried out: the answer is lost (a 502 from the edge). */
@@ -166,6 +191,7 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
     baseUrl: "",
     requests: [],
     issuedPasswords: [],
+    registryDomains: new Set(["registry.cloudflare.com"]),
     scripts: new Map(),
     namespaces: [],
     accountSubdomain: "spectral-test",
@@ -175,29 +201,39 @@ export async function startFakeCloudflare(): Promise<FakeCloudflare> {
     registryImages: new Set(),
     unpullableImages: new Set(),
     applicationsPerPage: 20,
+    rolloutPhaseMs: 20,
+    propagationReads: 0,
     close: async () => {},
   };
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://localhost");
     const method = request.method ?? "";
     const body = await readBody(request);
-    fake.requests.push({ method, path: url.pathname, body });
+    // Who deploys shows as the services answer's last_deployed_from; wrangler names itself in its User-Agent.
+    const source = /^wrangler\//.test(request.headers["user-agent"] ?? "") ? "wrangler" : "api";
+    const recorded: RecordedRequest = { method, path: url.pathname, body, search: url.search, source };
+    fake.requests.push(recorded);
     if (request.headers.authorization !== `Bearer ${FAKE_TOKEN}`) {
-      send(response, { status: 403, errors: [{ code: 10000, message: "Authentication error" }] });
+      send(response, { status: 403, errors: [{ code: 10000, message: "Authentication error" }] }, recorded);
       return;
     }
     const malformed = "status" in body && typeof body.status === "number" && "errors" in body;
     const handle = () =>
-      malformed ? (body as Reply) : route(method, url, body as Record<string, unknown>, fake);
+      malformed ? (body as Reply) : route(method, url, body as Record<string, unknown>, source, fake);
     const failure = fake.failNext;
     if (failure && failure.method === method && failure.pathPattern.test(url.pathname)) {
       failure.times = (failure.times ?? 1) - 1;
       if (failure.times <= 0) fake.failNext = undefined;
       if (failure.afterHandling) handle();
-      send(response, { status: failure.status, errors: [{ code: failure.code, message: failure.message }] });
+      send(
+        response,
+        { status: failure.status, errors: [{ code: failure.code, message: failure.message }] },
+        recorded,
+        failure.retryAfter,
+      );
       return;
     }
-    send(response, handle());
+    send(response, handle(), recorded);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/v4`;
