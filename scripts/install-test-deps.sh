@@ -2,7 +2,8 @@
 # What the test suites need beyond Node: the PostgreSQL server binaries (the suites start a throwaway
 # cluster), Debian's Docker engine and debootstrap (the container suite builds real images on local
 # stand-in bases), the Python test tools, and, built from the Go module proxy, the Pulumi CLI (the engine
-# suite) and the Docker Compose and Buildx plugins (the local compose tests). Installs only what is missing; apt needs root (or sudo).
+# suite) and the Docker Compose and Buildx plugins (the local compose tests), and from npm, wrangler with
+# Node 22 (the parity tests). Installs only what is missing; apt needs root (or sudo).
 set -euo pipefail
 
 missing=()
@@ -37,3 +38,5 @@ fi
 # built from the Go module proxy and cached outside the work tree by version.
 bash "$(dirname "$0")/install-pulumi.sh"
 bash "$(dirname "$0")/install-compose.sh"
+# wrangler with its Node 22, the reference client the parity tests run against the Cloudflare stand-ins.
+bash "$(dirname "$0")/install-wrangler.sh"

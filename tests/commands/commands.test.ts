@@ -73,6 +73,7 @@ const HOW: Record<string, How> = {
   "pnpm bench:faults": bench("faults"),
   "pnpm bench:lifecycle": bench("lifecycle"),
   "pnpm bench:noop": bench("noop"),
+  "pnpm bench:parity": bench("parity"),
 };
 
 /** The README's commands: the two at its top, and every backticked command in its table's first column. */
