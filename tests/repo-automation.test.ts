@@ -196,11 +196,6 @@ describe(".github/workflows", () => {
     });
     expect(deploy.concurrency).toEqual({ group: "deploy-alpha", "cancel-in-progress": false });
     expect(deploy.jobs.deploy.environment).toBe("alpha");
-    const pulumiSdk = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).dependencies[
-      "@pulumi/pulumi"
-    ];
-    const up = deploy.jobs.deploy.steps.find((step: any) => step.id === "up");
-    expect(up.with["pulumi-version"]).toBe(pulumiSdk);
     const sbom = readYaml(join(REPO_ROOT, ".github/workflows/generate-sbom.yml")) as any;
     expect(sbom.on).toEqual({ push: { tags: ["v*"] } });
   });
@@ -236,6 +231,27 @@ describe(".github/workflows", () => {
     const broken = workflows();
     breakIt(broken);
     expect(sbomProblems(broken)).toEqual([problem]);
+  });
+
+  it("runs one Pulumi CLI version: the one scripts/install-pulumi.sh builds and the engine suite proves, also in the README and docs", () => {
+    const proven = /^version=v(\S+)$/m.exec(
+      readFileSync(join(REPO_ROOT, "scripts/install-pulumi.sh"), "utf8"),
+    )?.[1];
+    expect(proven).toMatch(/^3\.\d+\.\d+$/);
+    const mentions = [
+      ...WORKFLOWS.map((name) => join(".github/workflows", name)),
+      "README.md",
+      ...readdirSync(join(REPO_ROOT, "docs")).map((name) => join("docs", name)),
+      ...readdirSync(join(REPO_ROOT, "tests/engine")).map((name) => join("tests/engine", name)),
+    ].flatMap((file) =>
+      [
+        ...readFileSync(join(REPO_ROOT, file), "utf8").matchAll(
+          /(?:pulumi-version: |Pulumi CLI v|CLI v)(3\.\d+\.\d+)/g,
+        ),
+      ].map((match) => `${file}: ${match[1]}`),
+    );
+    expect(mentions.filter((mention) => mention.includes(".github/workflows"))).toHaveLength(2);
+    expect(mentions.filter((mention) => !mention.endsWith(`: ${proven}`))).toEqual([]);
   });
 
   it("a broken copy fails: an action pinned by tag", () => {
