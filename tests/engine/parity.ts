@@ -198,27 +198,37 @@ function bodyDifferences(what: string, program: unknown, wrangler: unknown): str
   return out;
 }
 
+/** Bindings by their whole content: only secret_text ones in the program's upload is the one meant difference. */
 function bindingDifferences(program: unknown, wrangler: unknown): string[] {
-  type Binding = { name: string; type: string };
-  const key = (binding: Binding) => normalized(binding);
-  const theirs = new Set((wrangler as Binding[]).map(key));
-  const ours = program as Binding[];
-  const onlyOurs = ours.filter((binding) => !theirs.has(key(binding)));
-  const out = onlyOurs.every((binding) => binding.type === "secret_text")
-    ? onlyOurs.length
-      ? ["upload.bindings: secret_text only in the program's"]
-      : []
-    : ["upload.bindings differs"];
-  const oursSet = new Set(ours.map(key));
-  if ((wrangler as Binding[]).some((binding) => !oursSet.has(key(binding))))
+  const [ours, theirs] = [program as { type: string }[], wrangler as { type: string }[]];
+  const missingFrom = (list: unknown[]) => (binding: unknown) =>
+    !list.some((other) => normalized(other) === normalized(binding));
+  const onlyOurs = ours.filter(missingFrom(theirs));
+  const out: string[] = [];
+  if (onlyOurs.some((binding) => binding.type === "secret_text"))
+    out.push("upload.bindings: secret_text only in the program's");
+  if (onlyOurs.some((binding) => binding.type !== "secret_text") || theirs.some(missingFrom(ours)))
     out.push("upload.bindings differs");
   return out;
 }
+
+/** The calls `other` also makes, each at its first, in the order `calls` makes them. */
+const sharedInOrder = (calls: string[], other: string[]) => [
+  ...new Set(calls.filter((call) => other.includes(call))),
+];
+const writes = (calls: string[]) => calls.filter((call) => !call.startsWith("GET "));
 
 const bodyOf = (requests: RecordedRequest[], method: string, pattern: RegExp) =>
   requests.find((request) => request.method === method && pattern.test(request.path))?.body;
 const metadataOf = (requests: RecordedRequest[]) =>
   (bodyOf(requests, "PUT", /\/workers\/scripts\/[^/]+$/) as { metadata?: unknown } | undefined)?.metadata;
+
+/** Adds each call only one client makes, as `<intent>: program only: <call>` (or wrangler only). */
+function compareCalls(intent: string, ours: string[], theirs: string[], found: Set<string>): void {
+  for (const call of new Set(ours)) if (!theirs.includes(call)) found.add(`${intent}: program only: ${call}`);
+  for (const call of new Set(theirs))
+    if (!ours.includes(call)) found.add(`${intent}: wrangler only: ${call}`);
+}
 
 /** Every difference between the two recordings, each once. */
 export function differences(program: Recording, wrangler: Recording): string[] {
@@ -226,15 +236,8 @@ export function differences(program: Recording, wrangler: Recording): string[] {
   for (const intent of INTENTS) {
     const ours = program.api[intent].map((request) => template(request.method, request.path));
     const theirs = wrangler.api[intent].map((request) => template(request.method, request.path));
-    for (const call of new Set(ours))
-      if (!theirs.includes(call)) found.add(`${intent}: program only: ${call}`);
-    for (const call of new Set(theirs))
-      if (!ours.includes(call)) found.add(`${intent}: wrangler only: ${call}`);
-    // The writes both make, each at its first, in the order each client makes them.
-    const sharedWrites = (calls: string[], other: string[]) => [
-      ...new Set(calls.filter((call) => !call.startsWith("GET ") && other.includes(call))),
-    ];
-    if (normalized(sharedWrites(ours, theirs)) !== normalized(sharedWrites(theirs, ours)))
+    compareCalls(intent, ours, theirs, found);
+    if (normalized(sharedInOrder(writes(ours), theirs)) !== normalized(sharedInOrder(writes(theirs), ours)))
       found.add(`${intent}: the writes both make come in another order`);
   }
   for (const intent of ["first deploy", "new image"] as const) {
@@ -251,12 +254,8 @@ export function differences(program: Recording, wrangler: Recording): string[] {
   // The program prunes within the new image's up; wrangler, with its own command.
   const ours = program.registry["new image"].map(registryTemplate);
   const theirs = wrangler.registry.prune.map(registryTemplate);
-  for (const call of new Set(ours)) if (!theirs.includes(call)) found.add(`prune: program only: ${call}`);
-  for (const call of new Set(theirs)) if (!ours.includes(call)) found.add(`prune: wrangler only: ${call}`);
-  const shared = (calls: string[], other: string[]) => [
-    ...new Set(calls.filter((call) => other.includes(call))),
-  ];
-  if (normalized(shared(ours, theirs)) !== normalized(shared(theirs, ours)))
+  compareCalls("prune", ours, theirs, found);
+  if (normalized(sharedInOrder(ours, theirs)) !== normalized(sharedInOrder(theirs, ours)))
     found.add("prune: the registry calls both make come in another order");
   return [...found].sort();
 }
