@@ -78,7 +78,8 @@ describe("update (mock runtime, fake Cloudflare API)", () => {
 
   it("requests short-lived push credentials once, with the documented body", () => {
     expect(recorded.status, recorded.stderr).toBe(0);
-    expect(recorded.cloudflareRequests).toEqual([
+    // One request, with this body (toMatchObject checks an array's length).
+    expect(recorded.cloudflareRequests).toMatchObject([
       {
         method: "POST",
         path: "/client/v4/accounts/0000000000000000000000000000a1fa/containers/registries/registry.cloudflare.com/credentials",

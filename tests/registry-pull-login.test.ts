@@ -44,7 +44,7 @@ describe("registry-pull-login (Cloudflare API stand-in)", () => {
       `password=${password}`,
       "",
     ]);
-    expect(cloudflare.requests.at(-1)).toEqual({
+    expect(cloudflare.requests.at(-1)).toMatchObject({
       method: "POST",
       path: "/client/v4/accounts/0000000000000000000000000000a1fa/containers/registries/registry.cloudflare.com/credentials",
       body: { expiration_minutes: 10, permissions: ["pull"] },
