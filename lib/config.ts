@@ -434,7 +434,7 @@ export const SETTINGS = {
     setting(
       STRING,
       z.string({ error: 'must be a file path, or "" to read 1Password' }),
-      'Dev stacks only: a local NAME=value file to read every secret from instead of 1Password (relative to the project). "" (the default) reads 1Password.',
+      'Dev stacks only: a local NAME=value file to read every secret from instead of 1Password (relative to the project), refused unless CLOUDFLARE_API_BASE_URL is a stand-in on loopback (pnpm standins). "" (the default) reads 1Password.',
     ),
   ),
   secrets: setting(
@@ -548,10 +548,17 @@ function decode(key: string, raw: string): unknown {
   }
 }
 
-/** Pulumi's own spelling of a path inside a key: `secrets[2].name`. */
-function pulumiPath(path: readonly PropertyKey[]): string {
+/**
+ * Pulumi's own spelling of a path inside a key, with the secret's name where it has one, so that an
+ * operator finds the entry without counting: `secrets[10] (LD_PRELOAD).name`.
+ */
+function pulumiPath(path: readonly PropertyKey[], values: Record<string, unknown>): string {
   const [key, ...rest] = path;
-  return `${PROJECT}:${String(key)}${rest.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("")}`;
+  const named = (part: PropertyKey, index: number) => {
+    const name = key === "secrets" && index === 0 ? valueAt(values, ["secrets", part, "name"]) : undefined;
+    return typeof name === "string" && name !== "" ? ` (${name})` : "";
+  };
+  return `${PROJECT}:${String(key)}${rest.map((part, index) => (typeof part === "number" ? `[${part}]${named(part, index)}` : `.${String(part)}`)).join("")}`;
 }
 
 function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
@@ -565,14 +572,14 @@ function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
 function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>): string[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((unknown) => {
-      const where = pulumiPath([...issue.path, unknown]);
+      const where = pulumiPath([...issue.path, unknown], values);
       return issue.path.length === 0
         ? `${where}: is not a known setting; remove it or fix its spelling (docs/configuration.md lists every setting)`
         : `${where}: is not a known field; remove it or fix its spelling`;
     });
   }
   if (issue.path.length === 0) return [`${PROJECT}: ${issue.message}`];
-  const where = pulumiPath(issue.path);
+  const where = pulumiPath(issue.path, values);
   if (valueAt(values, issue.path) === undefined && issue.code !== "custom") {
     return [
       issue.path.length === 1

@@ -114,7 +114,7 @@ describe("stack config", () => {
       entries[1].scopes = "api";
     });
     expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
-      `${KEY}secrets[1].scopes: is not a known field; remove it or fix its spelling`,
+      `${KEY}secrets[1] (WORKERS_DATABASE_URL).scopes: is not a known field; remove it or fix its spelling`,
     ]);
   });
 
@@ -123,7 +123,7 @@ describe("stack config", () => {
       entries[4].name = (entries[0].name as string).toLowerCase();
     });
     expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
-      `${KEY}secrets[4].name: duplicates secrets[0].name (names are compared ignoring case)`,
+      `${KEY}secrets[4] (api_database_url).name: duplicates secrets[0].name (names are compared ignoring case)`,
     ]);
   });
 
@@ -137,7 +137,7 @@ describe("stack config", () => {
     expect(problems).toEqual([
       `${KEY}database.deployUrlReference: is not a valid 1Password reference: the secret reference could not be parsed: secret reference is not prefixed with "op://"`,
       expect.stringMatching(
-        /^spectral-infra:secrets\[2\]\.reference: is not a valid 1Password reference: the secret reference could not be parsed: secret reference has invalid format/,
+        /^spectral-infra:secrets\[2\] \(SUPABASE_JWT_SECRET\)\.reference: is not a valid 1Password reference: the secret reference could not be parsed: secret reference has invalid format/,
       ),
     ]);
   });
@@ -152,12 +152,12 @@ describe("stack config", () => {
       entries[7].scope = "workers";
     });
     expect(problemsOf(alphaConfigWith({ [`${KEY}secrets`]: secrets }))).toEqual([
-      `${KEY}secrets[0].name: must not start with GITHUB_ (GitHub reserves that prefix)`,
-      `${KEY}secrets[1].name: must be letters, digits and underscores, not starting with a digit`,
-      `${KEY}secrets[2].targets: must name at least one target: github, container`,
-      `${KEY}secrets[6].fileName: must be a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')`,
-      `${KEY}secrets[7].fileName: is required when kind is file`,
-      `${KEY}secrets[7].scope: must be app for a file secret (files reach every process)`,
+      `${KEY}secrets[0] (GITHUB_TOKEN).name: must not start with GITHUB_ (GitHub reserves that prefix)`,
+      `${KEY}secrets[1] (9LIVES).name: must be letters, digits and underscores, not starting with a digit`,
+      `${KEY}secrets[2] (SUPABASE_JWT_SECRET).targets: must name at least one target: github, container`,
+      `${KEY}secrets[6] (DATABASE_CA_CERT).fileName: must be a plain file name (letters, digits, '.', '_', '-'; no '/', not '.' or '..')`,
+      `${KEY}secrets[7] (GCS_SERVICE_ACCOUNT).fileName: is required when kind is file`,
+      `${KEY}secrets[7] (GCS_SERVICE_ACCOUNT).scope: must be app for a file secret (files reach every process)`,
     ]);
   });
 
@@ -187,7 +187,7 @@ describe("stack config", () => {
       ),
     ).toEqual([
       `${KEY}database.deployUrlReference: the deploy database URL is a deploy credential, but its vault spectral-alpha also holds API_DATABASE_URL, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy)`,
-      `${KEY}secrets[8].reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha also holds API_DATABASE_URL, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy)`,
+      `${KEY}secrets[8] (CLOUDFLARE_API_TOKEN).reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha also holds API_DATABASE_URL, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy)`,
     ]);
     // The digest key and the CA are read by previews too.
     expect(
@@ -198,8 +198,8 @@ describe("stack config", () => {
       ),
     ).toEqual([
       `${KEY}database.deployUrlReference: the deploy database URL is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
-      `${KEY}secrets[8].reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
-      `${KEY}secrets[9].reference: PULUMI_ACCESS_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+      `${KEY}secrets[8] (CLOUDFLARE_API_TOKEN).reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+      `${KEY}secrets[9] (PULUMI_ACCESS_TOKEN).reference: PULUMI_ACCESS_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
     ]);
   });
 
@@ -294,46 +294,46 @@ describe("stack config", () => {
       [
         "a name in the program's SPECTRAL_ prefix",
         renameFirst("SPECTRAL_APP"),
-        "secrets[0].name: must not start with SPECTRAL_",
+        "secrets[0] (SPECTRAL_APP).name: must not start with SPECTRAL_",
       ],
       [
         "PATH",
         renameFirst("PATH"),
-        "secrets[0].name: must not be a variable that changes how processes start",
+        "secrets[0] (PATH).name: must not be a variable that changes how processes start",
       ],
       [
         "LD_PRELOAD",
         renameFirst("LD_PRELOAD"),
-        "secrets[0].name: must not be a variable that changes how processes start",
+        "secrets[0] (LD_PRELOAD).name: must not be a variable that changes how processes start",
       ],
       [
         "PYTHONPATH",
         renameFirst("PYTHONPATH"),
-        "secrets[0].name: must not be a variable that changes how processes start",
+        "secrets[0] (PYTHONPATH).name: must not be a variable that changes how processes start",
       ],
       [
         "NODE_OPTIONS",
         renameFirst("node_options"),
-        "secrets[0].name: must not be a variable that changes how processes start",
+        "secrets[0] (node_options).name: must not be a variable that changes how processes start",
       ],
       [
         "UV_INDEX_URL",
         renameFirst("UV_INDEX_URL"),
-        "secrets[0].name: must not be a variable that changes how processes start",
+        "secrets[0] (UV_INDEX_URL).name: must not be a variable that changes how processes start",
       ],
       [
         "two file secrets with one file name",
         (e) => {
           e[7].fileName = e[6].fileName;
         },
-        "secrets[7].fileName: duplicates secrets[6].fileName",
+        "secrets[7] (GCS_SERVICE_ACCOUNT).fileName: duplicates secrets[6].fileName",
       ],
       [
         "a file name over 255 bytes",
         (e) => {
           e[6].fileName = `${"a".repeat(256)}.crt`;
         },
-        "secrets[6].fileName: must be at most 255 bytes",
+        "secrets[6] (DATABASE_CA_CERT).fileName: must be at most 255 bytes",
       ],
       [
         "more container secrets than a Worker holds",

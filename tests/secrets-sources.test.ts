@@ -172,7 +172,8 @@ describe("local file source", () => {
 describe("choosing the source", () => {
   it("reads 1Password unless the stack opts into a local file; the shell cannot switch it (#15 item 1)", () => {
     expect(chooseSecretSource({ localSecretsFile: "", preview: false }, {}).label).toBe("1Password");
-    expect(chooseSecretSource({ localSecretsFile: "dev.env", preview: false }, {}).label).toBe(
+    const standIn = { CLOUDFLARE_API_BASE_URL: "http://127.0.0.1:8787/client/v4" };
+    expect(chooseSecretSource({ localSecretsFile: "dev.env", preview: false }, standIn).label).toBe(
       "local file dev.env",
     );
     expect(() =>
@@ -183,6 +184,24 @@ describe("choosing the source", () => {
     ).toThrow(
       'SPECTRAL_SECRET_SOURCE=local:/tmp/x.env: the only value is "placeholder", for previews; secrets come from 1Password, or from a local file only on a stack that opts in with: pulumi config set deploy.localSecretsFile <file>',
     );
+  });
+
+  it("refuses a local secrets file unless the Cloudflare API is a stand-in on loopback, in preview too (#21)", () => {
+    const choose =
+      (env: Record<string, string>, preview = false) =>
+      () =>
+        chooseSecretSource({ localSecretsFile: "dev.env", preview }, env);
+    expect(choose({})).toThrow(
+      "deploy.localSecretsFile is set (dev.env), but CLOUDFLARE_API_BASE_URL is not set, so the Cloudflare API is Cloudflare's own: a local secrets file is only for the stand-ins (pnpm standins). For a real account, remove it (pulumi config rm deploy.localSecretsFile) and read 1Password",
+    );
+    expect(choose({ CLOUDFLARE_API_BASE_URL: "https://api.cloudflare.com/client/v4" }, true)).toThrow(
+      "CLOUDFLARE_API_BASE_URL is https://api.cloudflare.com/client/v4, not a stand-in on loopback",
+    );
+    expect(choose({ CLOUDFLARE_API_BASE_URL: "http://127.0.0.1.example.com/client/v4" })).toThrow(
+      "not a stand-in on loopback",
+    );
+    for (const url of ["http://localhost:1/client/v4", "http://[::1]:1/client/v4", "http://127.0.0.2:1"])
+      expect(choose({ CLOUDFLARE_API_BASE_URL: url })().label, url).toBe("local file dev.env");
   });
 
   it("gives placeholders to a preview and refuses them to an update (#15 item 1)", async () => {

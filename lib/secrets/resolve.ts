@@ -4,6 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { BASE_URL_VARIABLE } from "../cloudflare/client";
 import type { SecretEntry, StackConfig } from "../config";
 import { DIGEST_KEY_MIN_LENGTH } from "../deploy/fingerprint";
 import { secretSizeProblems } from "./bindings";
@@ -34,9 +35,20 @@ export interface SourceChoice {
   preview: boolean;
 }
 
+/** Whether a URL points at this machine (a stand-in), never at a real account. */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Where this run's secrets come from. The stack's config decides, never the shell: 1Password, or the
- * local file a dev stack names in `deploy.localSecretsFile`. `SPECTRAL_SECRET_SOURCE=placeholder` serves
+ * local file a dev stack names in `deploy.localSecretsFile`, and that only against a Cloudflare API stand-in
+ * on loopback (`pnpm standins`), so that test values never reach a real account. `SPECTRAL_SECRET_SOURCE=placeholder` serves
  * previews only; an update refuses it, because it would overwrite every GitHub secret and Worker binding
  * with `placeholder-<name>` while the preview showed only `[secret]`.
  */
@@ -56,9 +68,14 @@ export function chooseSecretSource(
       `${SOURCE_VARIABLE}=${override}: the only value is "placeholder", for previews; secrets come from 1Password, or from a local file only on a stack that opts in with: pulumi config set ${LOCAL_SECRETS_FILE_KEY} <file>`,
     );
   }
-  return localSecretsFile === ""
-    ? new OnePasswordSecretSource()
-    : new LocalFileSecretSource(localSecretsFile);
+  if (localSecretsFile === "") return new OnePasswordSecretSource();
+  const api = env[BASE_URL_VARIABLE] ?? "";
+  if (!isLoopbackUrl(api)) {
+    throw new SecretSourceError(
+      `${LOCAL_SECRETS_FILE_KEY} is set (${localSecretsFile}), but ${BASE_URL_VARIABLE} ${api === "" ? "is not set, so the Cloudflare API is Cloudflare's own" : `is ${api}, not a stand-in on loopback`}: a local secrets file is only for the stand-ins (pnpm standins). For a real account, remove it (pulumi config rm ${LOCAL_SECRETS_FILE_KEY}) and read 1Password`,
+    );
+  }
+  return new LocalFileSecretSource(localSecretsFile);
 }
 
 /**

@@ -104,7 +104,7 @@ const VARIANTS: Variant[] = [
   {
     name: "a secret with an invalid name",
     edit: replaceText("- name: API_DATABASE_URL", "- name: 1BAD"),
-    rejects: "secrets[0].name",
+    rejects: "secrets[0] (1BAD).name",
   },
   {
     name: "an empty workerName",
