@@ -313,6 +313,8 @@ describe.skipIf(missing !== undefined)(
   "code update strategy: an active Durable Object takes new code at once only when the upload says so (real engine, Worker in workerd, Cloudflare API stand-in)",
   () => {
     let scenario: EngineScenario;
+    // A stack of its own: the engine suites share one PostgreSQL server, and rows count per stack.
+    const STACK = "code-update";
     beforeAll(async () => {
       scenario = await EngineScenario.start(database);
     });
@@ -320,7 +322,7 @@ describe.skipIf(missing !== undefined)(
 
     it("with Cloudflare's deferral the verification sees the old generation and fails the up; with the program's `immediate` it sees the new one", async () => {
       const base = { ...scenario.inputs(), verifyTimeoutSeconds: 5 };
-      expect((await (await scenario.stack(base)).up()).summary.result).toBe("succeeded");
+      expect((await (await scenario.stack(base, STACK)).up()).summary.result).toBe("succeeded");
       const image = imageReference("2");
       const deferred = {
         ...base,
@@ -328,11 +330,11 @@ describe.skipIf(missing !== undefined)(
         gitSha: gitShaOf(image),
         codeUpdateStrategy: { mode: "deferred" as const, max_delay: 60 },
       };
-      await expect((await scenario.stack(deferred)).up()).rejects.toThrow(
+      await expect((await scenario.stack(deferred, STACK)).up()).rejects.toThrow(
         /served generation \d+ .* not generation \d+/,
       );
       const immediate = { ...deferred, codeUpdateStrategy: undefined };
-      const result = await (await scenario.stack(immediate)).up();
+      const result = await (await scenario.stack(immediate, STACK)).up();
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(scenario.uploads().at(-1)?.metadata.code_update_strategy).toEqual({ mode: "immediate" });
     });

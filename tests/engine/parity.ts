@@ -298,7 +298,8 @@ export async function recordProgram(scenario: EngineScenario): Promise<{
   const generations: number[] = [];
   const up = async (intent: Intent, inputs: EngineInputs) =>
     record(recording, intent, scenario.fake, scenario.registry, async () => {
-      const result = await (await scenario.stack(inputs)).up();
+      // A stack of its own: the engine suites share one PostgreSQL server, and rows count per stack.
+      const result = await (await scenario.stack(inputs, "parity")).up();
       if (result.summary.result !== "succeeded") throw new Error(`the program's ${intent} failed`);
       generations.push(Number(result.outputs.generation.value));
     });
