@@ -39,7 +39,7 @@ export = async () => {
     manifest: config.secrets,
     values: secrets.values,
     githubOnlyValues: secrets.githubOnlyValues,
-    digestKey: secrets.digestKey,
+    sealKey: secrets.sealKey,
     reviewerIds: config["github.reviewerIds"],
     deployNeedsReview: config["github.deployNeedsReview"],
   });

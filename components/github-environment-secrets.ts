@@ -19,8 +19,8 @@ export interface GithubEnvironmentSecretsArgs {
   values: pulumi.Output<Record<string, string>>;
   /** Values of the GitHub-only secrets (deploy credentials); unknown in a preview. */
   githubOnlyValues: pulumi.Output<Record<string, string>>;
-  /** Keys the derivation that makes a sealed value repeatable (lib/github/seal.ts). */
-  digestKey: pulumi.Output<string>;
+  /** Keys the derivation that makes a sealed value repeatable (lib/github/seal.ts); unknown in a preview. */
+  sealKey: pulumi.Output<string>;
   /** GitHub user ids who must approve every PR preview, and every deploy when `deployNeedsReview`. */
   reviewerIds: readonly number[];
   /** Also hold each deploy for one of `reviewerIds`. */
@@ -119,9 +119,9 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
     for (const { name, secretName } of targets) {
       const sealed = publicKey
         ? pulumi
-            .all([values, publicKey, args.digestKey])
-            .apply(([all, key, digestKey]) =>
-              sealForGithub({ value: all[name], publicKey: key.key, keyId: key.keyId, name, digestKey }),
+            .all([values, publicKey, args.sealKey])
+            .apply(([all, key, sealKey]) =>
+              sealForGithub({ value: all[name], publicKey: key.key, keyId: key.keyId, name, sealKey }),
             )
         : pulumi.output(pulumi.unknown as string);
       new github.ActionsEnvironmentSecret(

@@ -10,10 +10,17 @@
 import { Secrets } from "@1password/sdk";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { PROJECT, pulumiPath, valueAt } from "./config-path";
 import { GENERATION_BINDING, SECRET_MANIFEST_BINDING } from "./secrets/container-contract";
-import { DEPLOY_DATABASE_CA, DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY } from "./secrets/resolve";
+import {
+  DEPLOY_DATABASE_CA,
+  DEPLOY_DATABASE_URL,
+  DEPLOY_DIGEST_KEY,
+  DEPLOY_SEAL_KEY,
+} from "./secrets/resolve";
+import { deployCredentialVaultProblems } from "./secrets/vaults";
 
-export const PROJECT = "spectral-infra";
+export { PROJECT } from "./config-path";
 
 /** How Pulumi.yaml declares a setting's type (the project schema's configTypeDeclaration). */
 export type PulumiConfigType =
@@ -88,6 +95,7 @@ export const RESERVED_SECRET_NAMES = [
   DEPLOY_DATABASE_URL,
   DEPLOY_DATABASE_CA,
   DEPLOY_DIGEST_KEY,
+  DEPLOY_SEAL_KEY,
   GENERATION_BINDING,
   SECRET_MANIFEST_BINDING,
 ];
@@ -429,6 +437,11 @@ export const SETTINGS = {
     onePasswordReference,
     "1Password reference to a random key (at least 24 characters; openssl rand -hex 32 gives 64) that keys the digests of secret values: the deployment fingerprint, and the per-binding digest that shows which secret a change touches.",
   ),
+  "deploy.sealKeyReference": setting(
+    STRING,
+    onePasswordReference,
+    "1Password reference to a random key (at least 24 characters; openssl rand -hex 32), in a vault only the deploy reads, that keys the sealing of the GitHub Environment secrets so that an unchanged secret seals to the same text. Previews never read it, so a sealed text in state cannot be used to test guesses.",
+  ),
   "deploy.localSecretsFile": defaulted(
     "",
     setting(
@@ -472,58 +485,6 @@ const stackConfigSchema = z
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
-const vaultOf = (reference: string) => reference.split("/")[2]?.toLowerCase() ?? "";
-
-/**
- * Deploy credentials (GitHub-only secrets, the deploy database URL) must sit in a vault of their own: a PR
- * preview's 1Password service account reads the vaults of what a preview needs (container secrets, the
- * digest key, the database CA), and must read no deploy credential.
- */
-function deployCredentialVaultProblems(config: {
-  secrets: SecretEntry[];
-  "database.deployUrlReference": string;
-  "deploy.digestKeyReference": string;
-  "database.caReference": string;
-}): { path: (string | number)[]; message: string }[] {
-  const previewReads = new Map<string, string>();
-  const readByPreview = (what: string, reference: string) => {
-    if (reference !== "" && !previewReads.has(vaultOf(reference))) previewReads.set(vaultOf(reference), what);
-  };
-  for (const entry of config.secrets.filter(({ targets }) => targets.includes("container")))
-    readByPreview(entry.name, entry.reference);
-  readByPreview("deploy.digestKeyReference", config["deploy.digestKeyReference"]);
-  readByPreview("database.caReference", config["database.caReference"]);
-  const credentials: { path: (string | number)[]; what: string; reference: string }[] = [
-    {
-      path: ["database.deployUrlReference"],
-      what: "the deploy database URL",
-      reference: config["database.deployUrlReference"],
-    },
-    ...config.secrets.flatMap((entry, index) =>
-      !entry.targets.includes("github") || entry.targets.includes("container")
-        ? []
-        : [
-            {
-              path: ["secrets", index, "reference"],
-              what: `${entry.name} (GitHub only)`,
-              reference: entry.reference,
-            },
-          ],
-    ),
-  ];
-  return credentials.flatMap(({ path, what, reference }) => {
-    const shared = previewReads.get(vaultOf(reference));
-    return shared === undefined
-      ? []
-      : [
-          {
-            path,
-            message: `${what} is a deploy credential, but its vault ${vaultOf(reference)} also holds ${shared}, which PR previews read; move it to a vault only the deploy's service account reads (e.g. ${vaultOf(reference)}-deploy)`,
-          },
-        ];
-  });
-}
-
 /**
  * Invalid stack config, already worded for an operator: one line per problem. A RunError, so the
  * Pulumi CLI prints the message alone, without a stack trace.
@@ -546,27 +507,6 @@ function decode(key: string, raw: string): unknown {
   } catch {
     return raw;
   }
-}
-
-/**
- * Pulumi's own spelling of a path inside a key, with the secret's name where it has one, so that an
- * operator finds the entry without counting: `secrets[10] (LD_PRELOAD).name`.
- */
-function pulumiPath(path: readonly PropertyKey[], values: Record<string, unknown>): string {
-  const [key, ...rest] = path;
-  const named = (part: PropertyKey, index: number) => {
-    const name = key === "secrets" && index === 0 ? valueAt(values, ["secrets", part, "name"]) : undefined;
-    return typeof name === "string" && name !== "" ? ` (${name})` : "";
-  };
-  return `${PROJECT}:${String(key)}${rest.map((part, index) => (typeof part === "number" ? `[${part}]${named(part, index)}` : `.${String(part)}`)).join("")}`;
-}
-
-function valueAt(values: unknown, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>(
-    (node, part) =>
-      node !== null && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[part] : undefined,
-    values,
-  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>): string[] {

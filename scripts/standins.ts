@@ -14,7 +14,12 @@ import { CONTAINER_CLASS } from "../components/container-worker";
 import { BASE_URL_VARIABLE, TOKEN_VARIABLE } from "../lib/cloudflare/client";
 import { parseStackConfig } from "../lib/config";
 import { readStackFile } from "../lib/plan/stack-file";
-import { DEPLOY_DATABASE_URL, DEPLOY_DIGEST_KEY, LOCAL_SECRETS_FILE_KEY } from "../lib/secrets/resolve";
+import {
+  DEPLOY_DATABASE_URL,
+  DEPLOY_DIGEST_KEY,
+  DEPLOY_SEAL_KEY,
+  LOCAL_SECRETS_FILE_KEY,
+} from "../lib/secrets/resolve";
 import { FAKE_TOKEN, startFakeCloudflare } from "../tests/support/fake-cloudflare";
 import { ThrowawayCluster } from "../tests/support/postgres";
 
@@ -42,6 +47,7 @@ async function main(): Promise<void> {
     [
       `${DEPLOY_DATABASE_URL}=${started.database.deployerUrl}`,
       `${DEPLOY_DIGEST_KEY}=${randomBytes(32).toString("hex")}`,
+      `${DEPLOY_SEAL_KEY}=${randomBytes(32).toString("hex")}`,
       ...lines,
       "",
     ].join("\n"),

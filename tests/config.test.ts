@@ -198,6 +198,7 @@ describe("stack config", () => {
       ),
     ).toEqual([
       `${KEY}database.deployUrlReference: the deploy database URL is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
+      `${KEY}deploy.sealKeyReference: the GitHub seal key is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
       `${KEY}secrets[8] (CLOUDFLARE_API_TOKEN).reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
       `${KEY}secrets[9] (PULUMI_ACCESS_TOKEN).reference: PULUMI_ACCESS_TOKEN (GitHub only) is a deploy credential, but its vault spectral-alpha-deploy also holds deploy.digestKeyReference, which PR previews read; move it to a vault only the deploy's service account reads (e.g. spectral-alpha-deploy-deploy)`,
     ]);

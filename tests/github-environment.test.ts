@@ -1,7 +1,9 @@
 // The GitHub side under the mock runtime: the deploy and preview environments, the secrets sealed for GitHub,
 // and which 1Password references a preview and an update read. GitHub's environment key is a mock answer.
+
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../lib/config";
+import { ephemeralKeyPair } from "../lib/github/seal";
 import { alphaConfig } from "./support/alpha";
 import { devStackEnv, openSealed, type RecordedRun, recordRun } from "./support/record";
 
@@ -77,6 +79,21 @@ describe("GitHub environments (update under mocks)", () => {
   it("seals an unchanged value to the same text on the next run, so nothing shows as changed", () => {
     expect(all(second, SECRET)).toEqual(all(first, SECRET));
   });
+
+  it("no key a preview reads tests a guess against a sealed text: only the deploy's seal key derives its ephemeral key (#21)", async () => {
+    const [inputs] = all(first, SECRET);
+    const name = inputs.secretName as string;
+    const value = `dev-${name.toLowerCase()}-000000000000`;
+    const sealedKey = Buffer.from(inputs.valueEncrypted.secret, "base64").subarray(0, 32);
+    const derived = async (key: string) =>
+      Buffer.from(
+        (await ephemeralKeyPair({ value, keyId: first.githubKey.keyId, name, sealKey: key })).publicKey,
+      );
+    // The attack: the right guess, tried with the digest key every preview reads, does not match.
+    expect((await derived("dev-deploy_digest_key-000000000000")).equals(sealedKey)).toBe(false);
+    // The control: with the seal key, which only an update reads, the same derivation matches.
+    expect((await derived("dev-deploy_seal_key-000000000000")).equals(sealedKey)).toBe(true);
+  });
 });
 
 describe("what a preview reads (1Password double, mock runtime)", () => {
@@ -96,17 +113,19 @@ describe("what a preview reads (1Password double, mock runtime)", () => {
     }
   });
 
-  it("an update reads the GitHub-only deploy credentials, but never the deploy database URL: the provider does, at create", () => {
+  it("an update reads the GitHub-only deploy credentials and the seal key, but never the deploy database URL: the provider does, at create", () => {
     const update = opReads(false);
     expect(update.stderr).toBe("");
     const deployVault = update.onePasswordReferences.filter(
       (reference) => vault(reference) === "spectral-alpha-deploy",
     );
     expect(deployVault.sort()).toEqual(
-      alpha.secrets
-        .filter(({ targets }) => !targets.includes("container"))
-        .map(({ reference }) => reference)
-        .sort(),
+      [
+        ...alpha.secrets
+          .filter(({ targets }) => !targets.includes("container"))
+          .map(({ reference }) => reference),
+        alpha["deploy.sealKeyReference"],
+      ].sort(),
     );
     expect(update.onePasswordReferences).not.toContain(alpha["database.deployUrlReference"]);
     const generation = update.resources.find((resource) => resource.type === GENERATION)?.inputs ?? {};

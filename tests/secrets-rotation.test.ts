@@ -31,6 +31,7 @@ function secretsFile(
       ...values,
       DEPLOY_DATABASE_URL: deployUrl,
       DEPLOY_DIGEST_KEY: "rotation-test-digest-key-000000000",
+      DEPLOY_SEAL_KEY: "rotation-test-seal-key-00000000000",
     })
       .map(([k, v]) => `${k}=${v}`)
       .join("\n")}\n`,

@@ -25,6 +25,7 @@ function sdkDouble(answer: (references: string[]) => ResolveAllResponse | Promis
       calls.push(references);
       return answer(references);
     },
+    listVaults: async () => [],
   };
   return { calls, source: new OnePasswordSecretSource(async () => api) };
 }
@@ -332,5 +333,81 @@ describe("the deployment database's CA (#15 item 5)", () => {
     await expect(
       resolveStackSecrets(withCa(reference), new PlaceholderSecretSource(), { preview: true }),
     ).resolves.toBeDefined();
+  });
+});
+
+describe("vaults compared by identity, not spelling (#21): an update learns 1Password's vault ids in its read", () => {
+  // Vault ids as 1Password has them: each vault has one id, and a reference may name it by title or by id.
+  const VAULTS = [
+    { id: "w3v5preview0000000000000000", title: "spectral-alpha" },
+    { id: "k7q2deploy00000000000000000", title: "spectral-alpha-deploy" },
+  ];
+  const idOf = (reference: string) => {
+    const written = reference.split("/")[2].toLowerCase();
+    return VAULTS.find((vault) => vault.title === written || vault.id === written)?.id ?? "unknown";
+  };
+  /** The SDK stand-in, answering each reference with its vault's id, and counting the vault lists. */
+  const onePassword = () => {
+    const counted = { resolveAll: 0, listVaults: 0 };
+    const api: OnePasswordApi = {
+      resolveAll: async (references) => {
+        counted.resolveAll++;
+        return {
+          individualResponses: Object.fromEntries(
+            references.map((reference) => [
+              reference,
+              {
+                content: {
+                  secret: `value-of-${reference}-000000000000`,
+                  itemId: "i",
+                  vaultId: idOf(reference),
+                },
+              },
+            ]),
+          ),
+        };
+      },
+      listVaults: async () => {
+        counted.listVaults++;
+        return VAULTS;
+      },
+    };
+    return { counted, source: new OnePasswordSecretSource(async () => api) };
+  };
+  const alphaWith = (overrides: Record<string, string>) =>
+    parseStackConfig(alphaConfigWith({ "spectral-infra:database.caReference": "", ...overrides }));
+
+  it("refuses a deploy credential that names a preview's vault by its id, which the spelling check cannot see", async () => {
+    const config = alphaWith({});
+    const secrets = config.secrets.map((entry) =>
+      entry.name === "CLOUDFLARE_API_TOKEN"
+        ? { ...entry, reference: `op://${VAULTS[0].id}/cloudflare-deploy/credential` }
+        : entry,
+    );
+    const { source } = onePassword();
+    await expect(resolveStackSecrets({ ...config, secrets }, source, { preview: false })).rejects.toThrow(
+      `spectral-infra:secrets[8] (CLOUDFLARE_API_TOKEN).reference: CLOUDFLARE_API_TOKEN (GitHub only) is a deploy credential, but its vault ${VAULTS[0].id} also holds API_DATABASE_URL (written spectral-alpha there; 1Password says both are one vault), which PR previews read`,
+    );
+  });
+
+  it("costs no extra call when the read placed every vault, and at most one list of the vaults otherwise", async () => {
+    const placed = onePassword();
+    await resolveStackSecrets(alphaWith({}), placed.source, { preview: false });
+    expect(placed.counted).toEqual({ resolveAll: 1, listVaults: 0 });
+    // The deploy database URL is never read by the program, so its vault, written by id, needs the list.
+    const listed = onePassword();
+    const byId = alphaWith({
+      "spectral-infra:database.deployUrlReference": `op://${VAULTS[0].id}/deploy-database/url`,
+    });
+    await expect(resolveStackSecrets(byId, listed.source, { preview: false })).rejects.toThrow(
+      "spectral-infra:database.deployUrlReference: the deploy database URL is a deploy credential",
+    );
+    expect(listed.counted).toEqual({ resolveAll: 1, listVaults: 1 });
+  });
+
+  it("a preview reads no deploy credential, so it compares nothing and lists nothing", async () => {
+    const preview = onePassword();
+    await resolveStackSecrets(alphaWith({}), preview.source, { preview: true });
+    expect(preview.counted).toEqual({ resolveAll: 1, listVaults: 0 });
   });
 });

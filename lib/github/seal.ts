@@ -4,7 +4,9 @@
  * can open, instead of the value. A sealed box is randomized, which would show every secret as changed on
  * every run; this builds the same box with its ephemeral key pair derived from a keyed hash of (key id,
  * secret name, value). An unchanged value seals to the same text, a changed value or a new GitHub key to a
- * new one, and without the digest key no one can predict or reproduce the ephemeral key.
+ * new one. The hash is keyed by the seal key, which only the deploy reads: with it, a sealed text in state
+ * would let anyone test a guessed value (its ephemeral public key is the text's first 32 bytes), so no
+ * preview ever holds it.
  */
 import { createHmac } from "node:crypto";
 import sodium from "libsodium-wrappers";
@@ -17,31 +19,30 @@ export interface SealRequest {
   keyId: string;
   /** The secret's name: part of the derivation, so two secrets with one value seal differently. */
   name: string;
-  /** The stack's digest key (deploy.digestKeyReference). */
-  digestKey: string;
+  /** The stack's seal key (deploy.sealKeyReference), read by updates only. */
+  sealKey: string;
 }
 
-/** libsodium's crypto_box_seal layout: ephemeral public key, then crypto_box_easy under nonce = blake2b(epk || pk). */
-export async function sealForGithub({
-  value,
-  publicKey,
-  keyId,
-  name,
-  digestKey,
-}: SealRequest): Promise<string> {
+/** The sealed box's ephemeral key pair: a keyed hash of (key id, secret name, value) as its seed. */
+export async function ephemeralKeyPair({ value, keyId, name, sealKey }: Omit<SealRequest, "publicKey">) {
   await sodium.ready;
-  const recipient = sodium.from_base64(publicKey, sodium.base64_variants.ORIGINAL);
-  const seed = createHmac("sha256", digestKey)
+  const seed = createHmac("sha256", sealKey)
     .update(`github-seal\0${keyId}\0${name}\0`)
     .update(value)
     .digest();
-  const ephemeral = sodium.crypto_box_seed_keypair(new Uint8Array(seed));
+  return sodium.crypto_box_seed_keypair(new Uint8Array(seed));
+}
+
+/** libsodium's crypto_box_seal layout: ephemeral public key, then crypto_box_easy under nonce = blake2b(epk || pk). */
+export async function sealForGithub(request: SealRequest): Promise<string> {
+  const ephemeral = await ephemeralKeyPair(request);
+  const recipient = sodium.from_base64(request.publicKey, sodium.base64_variants.ORIGINAL);
   const nonce = sodium.crypto_generichash(
     sodium.crypto_box_NONCEBYTES,
     concat(ephemeral.publicKey, recipient),
     null,
   );
-  const box = sodium.crypto_box_easy(value, nonce, recipient, ephemeral.privateKey);
+  const box = sodium.crypto_box_easy(request.value, nonce, recipient, ephemeral.privateKey);
   return sodium.to_base64(concat(ephemeral.publicKey, box), sodium.base64_variants.ORIGINAL);
 }
 

@@ -9,6 +9,8 @@ import { type SecretRequest, type SecretSource, SecretSourceError } from "./sour
 /** The part of the SDK's client this program uses. */
 export interface OnePasswordApi {
   resolveAll(references: string[]): Promise<ResolveAllResponse>;
+  /** The vaults this service account can read, with their ids and titles. */
+  listVaults(): Promise<{ id: string; title: string }[]>;
 }
 
 export const TOKEN_VARIABLE = "OP_SERVICE_ACCOUNT_TOKEN";
@@ -28,7 +30,10 @@ export async function connectWithServiceAccount(): Promise<OnePasswordApi> {
     integrationName: "spectral-infra",
     integrationVersion: version,
   });
-  return { resolveAll: (references) => client.secrets.resolveAll(references) };
+  return {
+    resolveAll: (references) => client.secrets.resolveAll(references),
+    listVaults: () => client.vaults.list(),
+  };
 }
 
 function explain(error: unknown): SecretSourceError {
@@ -50,20 +55,32 @@ function explain(error: unknown): SecretSourceError {
   );
 }
 
+/** The vault part of a reference, as written: a title or an id. */
+const vaultPart = (reference: string) => reference.split("/")[2]?.toLowerCase() ?? "";
+
 export class OnePasswordSecretSource implements SecretSource {
   readonly label = "1Password";
+  private api: Promise<OnePasswordApi> | undefined;
+  /** The vault id of each reference this run resolved, as 1Password answered it. */
+  private readonly resolvedVaults = new Map<string, string>();
 
   constructor(private readonly connect: () => Promise<OnePasswordApi> = connectWithServiceAccount) {}
+
+  private client(): Promise<OnePasswordApi> {
+    this.api ??= this.connect();
+    return this.api;
+  }
 
   async resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>> {
     const references = [...new Set(requests.map(({ reference }) => reference))];
     let response: ResolveAllResponse;
     try {
-      const api = await this.connect();
-      response = await api.resolveAll(references);
+      response = await (await this.client()).resolveAll(references);
     } catch (error) {
       throw explain(error);
     }
+    for (const [reference, answer] of Object.entries(response.individualResponses))
+      if (answer?.content) this.resolvedVaults.set(reference, answer.content.vaultId);
     const values: Record<string, string> = {};
     const failures: string[] = [];
     for (const { key, reference } of requests) {
@@ -77,6 +94,33 @@ export class OnePasswordSecretSource implements SecretSource {
       );
     }
     return values;
+  }
+
+  /**
+   * The vault id of each reference: from this run's read where it resolved a reference in the same vault
+   * (by the written name), else from one list of the vaults, only when some vault is still unknown. A vault
+   * this service account cannot see stays unknown.
+   */
+  async vaultIds(references: readonly string[]): Promise<Map<string, string>> {
+    const byWritten = new Map([...this.resolvedVaults].map(([reference, id]) => [vaultPart(reference), id]));
+    if (references.some((reference) => !byWritten.has(vaultPart(reference)))) {
+      let listed: { id: string; title: string }[];
+      try {
+        listed = await (await this.client()).listVaults();
+      } catch (error) {
+        throw explain(error);
+      }
+      for (const { id, title } of listed) {
+        byWritten.set(title.toLowerCase(), id);
+        byWritten.set(id.toLowerCase(), id);
+      }
+    }
+    const ids = new Map<string, string>();
+    for (const reference of references) {
+      const id = this.resolvedVaults.get(reference) ?? byWritten.get(vaultPart(reference));
+      if (id !== undefined) ids.set(reference, id);
+    }
+    return ids;
   }
 }
 

@@ -6,6 +6,7 @@ import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { BASE_URL_VARIABLE } from "../cloudflare/client";
 import type { SecretEntry, StackConfig } from "../config";
+import { describeProblems } from "../config-path";
 import { DIGEST_KEY_MIN_LENGTH } from "../deploy/fingerprint";
 import { secretSizeProblems } from "./bindings";
 import { OnePasswordSecretSource } from "./onepassword";
@@ -16,12 +17,15 @@ import {
   type SecretSource,
   SecretSourceError,
 } from "./source";
+import { deployCredentialVaultProblems, vaultName } from "./vaults";
 
 export const SOURCE_VARIABLE = "SPECTRAL_SECRET_SOURCE";
 /** The deploy URL's name among the requests (and in a local secrets file); the manifest may not use it. */
 export const DEPLOY_DATABASE_URL = "DEPLOY_DATABASE_URL";
 /** The digest key's name among the requests (and in a local secrets file); the manifest may not use it. */
 export const DEPLOY_DIGEST_KEY = "DEPLOY_DIGEST_KEY";
+/** The GitHub seal key's name among the requests (and in a local secrets file); read by updates only. */
+export const DEPLOY_SEAL_KEY = "DEPLOY_SEAL_KEY";
 /** The database CA's name among the requests (and in a local secrets file), when the stack names one. */
 export const DEPLOY_DATABASE_CA = "DEPLOY_DATABASE_CA";
 
@@ -97,6 +101,8 @@ export interface StackSecrets {
   deployDatabase: DeployDatabase;
   /** Keys the digests of secret values (lib/deploy/fingerprint.ts). */
   digestKey: pulumi.Output<string>;
+  /** Keys the GitHub secrets' sealing (lib/github/seal.ts): read in an update only, unknown in a preview. */
+  sealKey: pulumi.Output<string>;
   /** The deployment database's root CA (PEM), or "" when the stack names none. Public, yet it arrives
    * with the secrets and is kept as one, so no plan shows a stand-in value. */
   databaseCa: pulumi.Output<string>;
@@ -104,7 +110,7 @@ export interface StackSecrets {
 
 /**
  * Reads every value this run needs in one request, checks sizes, and wraps the results as Pulumi secrets at
- * once. A preview reads no deploy credential: no GitHub-only secret and no database URL.
+ * once. A preview reads no deploy credential: no GitHub-only secret, no database URL and no seal key.
  */
 export async function resolveStackSecrets(
   config: StackConfig,
@@ -118,6 +124,7 @@ export async function resolveStackSecrets(
     ...read.map(({ name, reference }) => ({ key: name, reference })),
     { key: DEPLOY_DIGEST_KEY, reference: config["deploy.digestKeyReference"] },
   ];
+  if (!preview) requests.push({ key: DEPLOY_SEAL_KEY, reference: config["deploy.sealKeyReference"] });
   const caReference = config["database.caReference"];
   if (caReference !== "") requests.push({ key: DEPLOY_DATABASE_CA, reference: caReference });
   const urlReference = config["database.deployUrlReference"];
@@ -125,14 +132,21 @@ export async function resolveStackSecrets(
   const {
     [DEPLOY_DATABASE_URL]: deployDatabaseUrl = "",
     [DEPLOY_DIGEST_KEY]: digestKey,
+    [DEPLOY_SEAL_KEY]: sealKey = "",
     [DEPLOY_DATABASE_CA]: databaseCa = "",
     ...values
   } = await source.resolve(requests);
-  const problems = secretSizeProblems(read, values);
-  if (digestKey.length < DIGEST_KEY_MIN_LENGTH) {
-    problems.push(
-      `${DEPLOY_DIGEST_KEY} (deploy.digestKeyReference): is ${digestKey.length} characters; it must be a random key of at least ${DIGEST_KEY_MIN_LENGTH} (e.g. openssl rand -hex 32)`,
-    );
+  const problems = [
+    ...secretSizeProblems(read, values),
+    ...(await sharedVaultProblems(config, source, preview)),
+  ];
+  const keys: [string, string, string][] = [[DEPLOY_DIGEST_KEY, "deploy.digestKeyReference", digestKey]];
+  if (!preview) keys.push([DEPLOY_SEAL_KEY, "deploy.sealKeyReference", sealKey]);
+  for (const [name, setting, key] of keys) {
+    if (key.length < DIGEST_KEY_MIN_LENGTH)
+      problems.push(
+        `${name} (${setting}): is ${key.length} characters; it must be a random key of at least ${DIGEST_KEY_MIN_LENGTH} (e.g. openssl rand -hex 32)`,
+      );
   }
   if (databaseCa !== "" && !source.placeholders && !isPemCertificate(databaseCa)) {
     problems.push(
@@ -155,8 +169,31 @@ export async function resolveStackSecrets(
       ? { url: pulumi.secret(deployDatabaseUrl) }
       : { reference: urlReference },
     digestKey: pulumi.secret(digestKey),
+    sealKey: preview ? (pulumi.secret(pulumi.unknown) as pulumi.Output<string>) : pulumi.secret(sealKey),
     databaseCa: pulumi.secret(databaseCa),
   };
+}
+
+/**
+ * An update knows 1Password's vault ids: a deploy credential in a vault a preview reads is refused even when
+ * the two references spell the vault differently (one by title, one by id). Config validation compared the
+ * spellings already; a preview reads no deploy credential, so it has nothing to compare.
+ */
+async function sharedVaultProblems(config: StackConfig, source: SecretSource, preview: boolean) {
+  if (preview || !source.vaultIds) return [];
+  const references = [
+    ...config.secrets.map(({ reference }) => reference),
+    config["database.deployUrlReference"],
+    config["deploy.digestKeyReference"],
+    config["deploy.sealKeyReference"],
+    config["database.caReference"],
+  ].filter((reference) => reference !== "");
+  const ids = await source.vaultIds(references);
+  const problems = deployCredentialVaultProblems(
+    config,
+    (reference) => ids.get(reference) ?? vaultName(reference),
+  );
+  return describeProblems(problems, config as unknown as Record<string, unknown>);
 }
 
 function isPemCertificate(text: string): boolean {

@@ -22,6 +22,11 @@ export interface SecretSource {
    * file); otherwise the provider reads `database.deployUrlReference` from 1Password at create time.
    */
   readonly handsOverDatabaseUrl?: boolean;
+  /**
+   * 1Password's vault id of each reference it can place (after `resolve`, which learns most of them), so
+   * that vaults are compared by identity, not by how a reference spells them.
+   */
+  vaultIds?(references: readonly string[]): Promise<Map<string, string>>;
   /** Resolves every request or throws one SecretSourceError naming every failure; values keyed by `key`. */
   resolve(requests: readonly SecretRequest[]): Promise<Record<string, string>>;
 }

@@ -45,12 +45,19 @@ function installCountingOnePassword(caReference: string): void {
                   content: {
                     secret: reference === caReference ? ca : `value-of:${reference}`,
                     itemId: "item",
-                    vaultId: "vault",
+                    // One id per vault, as 1Password has it.
+                    vaultId: `vault-id-${reference.split("/")[2]}`,
                   },
                 },
               ]),
             ),
           };
+        },
+      },
+      vaults: {
+        list: async () => {
+          onePasswordCalls++;
+          return [];
         },
       },
     };

@@ -60,13 +60,15 @@ export function registered(run: RecordedRun, type: string): RecordedResource {
 
 let devSecretsFile: string | undefined;
 
-/** A local secrets file holding `dev-<name>` for each of alpha's secrets and the deploy's own two. */
+/** A local secrets file holding `dev-<name>` for each of alpha's secrets and the deploy's own keys and URL. */
 function alphaDevSecretsFile(): string {
   if (!devSecretsFile) {
     const lines = [
-      ...[...parseStackConfig(alphaConfig()).secrets.map(({ name }) => name), "DEPLOY_DIGEST_KEY"].map(
-        (name) => `${name}=dev-${name.toLowerCase()}-000000000000`,
-      ),
+      ...[
+        ...parseStackConfig(alphaConfig()).secrets.map(({ name }) => name),
+        "DEPLOY_DIGEST_KEY",
+        "DEPLOY_SEAL_KEY",
+      ].map((name) => `${name}=dev-${name.toLowerCase()}-000000000000`),
       "DEPLOY_DATABASE_URL=postgres://deployer:dev-password@127.0.0.1:5432/spectral",
     ];
     devSecretsFile = join(mkdtempSync(join(tmpdir(), "dev-stack-")), "secrets.env");
