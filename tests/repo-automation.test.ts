@@ -233,6 +233,43 @@ describe(".github/workflows", () => {
     expect(sbomProblems(broken)).toEqual([problem]);
   });
 
+  it("publishes an SBOM only from the deploy's own run: an artifact of the same name from another workflow, a PR run, a fork or a failed deploy is refused (#21)", () => {
+    const judge = (run: Record<string, unknown>) =>
+      spawnSync("python3", [join(REPO_ROOT, ".github/scripts/deploy_run.py"), "spectral-hq/spectral"], {
+        input: JSON.stringify(run),
+        encoding: "utf8",
+      });
+    const deploy = {
+      id: 1,
+      path: ".github/workflows/deploy.yml",
+      event: "workflow_run",
+      head_branch: "main",
+      head_repository: { full_name: "spectral-hq/spectral" },
+      conclusion: "success",
+    };
+    expect(judge(deploy).status).toBe(0);
+    const refused: [Record<string, unknown>, string][] = [
+      [
+        { path: ".github/workflows/ci.yml" },
+        "it is a run of .github/workflows/ci.yml, not .github/workflows/deploy.yml",
+      ],
+      [
+        {
+          event: "pull_request",
+          head_branch: "add-sbom",
+          head_repository: { full_name: "mallory/spectral" },
+        },
+        "it was started by pull_request, not by CI's completion; it ran for add-sbom, not main; it ran code from mallory/spectral, not spectral-hq/spectral",
+      ],
+      [{ conclusion: "failure" }, "it ended failure, not success"],
+    ];
+    for (const [change, reason] of refused) {
+      const verdict = judge({ ...deploy, ...change });
+      expect(verdict.status, reason).toBe(1);
+      expect(verdict.stderr.trim()).toBe(`run 1 is not the deploy: ${reason}`);
+    }
+  });
+
   it("runs one Pulumi CLI version: the one scripts/install-pulumi.sh builds and the engine suite proves, also in the README and docs", () => {
     const proven = /^version=v(\S+)$/m.exec(
       readFileSync(join(REPO_ROOT, "scripts/install-pulumi.sh"), "utf8"),

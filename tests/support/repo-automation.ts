@@ -222,6 +222,14 @@ export function sbomProblems(workflows: Record<string, Json>): string[] {
     )
   )
     problems.push("generate-sbom.yml: builds an image; the SBOM must come from the deployed digest");
+  if (
+    !jobsOf("generate-sbom.yml").some((job) =>
+      JSON.stringify(job).includes("python3 .github/scripts/deploy_run.py"),
+    )
+  )
+    problems.push(
+      "generate-sbom.yml: must take the artifact only from a run .github/scripts/deploy_run.py accepts as the deploy",
+    );
   const deploy =
     (((workflows["deploy.yml"] ?? {}) as Json).jobs as Record<string, Json> | undefined)?.deploy ?? {};
   const sbom = (stepUsing(deploy, "anchore/sbom-action")?.with ?? {}) as Json;
