@@ -4,6 +4,9 @@ import type { SecretEntry } from "../lib/config";
 import { sealForGithub } from "../lib/github/seal";
 import { githubSecretTargets } from "../lib/secrets/bindings";
 
+/** The CI checks every change to the deploy branch must pass: the jobs of .github/workflows/ci.yml. */
+export const REQUIRED_CHECKS = ["test", "workflows"];
+
 export interface GithubEnvironmentSecretsArgs {
   /** GitHub organization or user owning the repository; the provider's token comes from GITHUB_TOKEN. */
   owner: string;
@@ -28,7 +31,10 @@ export interface GithubEnvironmentSecretsArgs {
 }
 
 /**
- * The stack's two GitHub Environments and the deploy environment's secrets, reconciled from the manifest.
+ * The deploy path's protection on GitHub, and the deploy environment's secrets, reconciled from the manifest.
+ * - A ruleset on `deployBranch`: every change arrives by pull request with an approving review from
+ *   someone other than its last pusher, after CI's checks pass; nobody bypasses it, admins included. So
+ *   no single actor puts unreviewed code on the branch the deploy runs from (and defines its workflows).
  * - `<environment>`: deployable from `deployBranch` only; admins cannot bypass its rules.
  * - `<environment>-preview`: where PR previews get their read-only credentials, only after one of the
  *   reviewers approves the run (the PR's author may not approve their own); admins cannot bypass it.
@@ -42,11 +48,41 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
   constructor(name: string, args: GithubEnvironmentSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spectral:github:EnvironmentSecrets", name, {}, opts);
     const provider = new github.Provider(`${name}-github`, { owner: args.owner }, { parent: this });
+    this.reviewEveryChange(name, args, provider);
     const environment = this.deployEnvironment(name, args, provider);
     this.previewEnvironment(name, args, provider);
     this.allowOnlyTheDeployBranch(name, args, environment, provider);
     this.secretNames = this.environmentSecrets(args, environment, provider);
     this.registerOutputs({ secretNames: this.secretNames });
+  }
+
+  private reviewEveryChange(name: string, args: GithubEnvironmentSecretsArgs, provider: github.Provider): void {
+    new github.RepositoryRuleset(
+      `${name}-reviewed-${args.deployBranch}`,
+      {
+        repository: args.repository,
+        name: `${args.deployBranch}: reviewed and tested`,
+        target: "branch",
+        enforcement: "active",
+        conditions: { refName: { includes: [`refs/heads/${args.deployBranch}`], excludes: [] } },
+        // No one bypasses it: not admins, not apps, not the deploy.
+        bypassActors: [],
+        rules: {
+          pullRequest: {
+            requiredApprovingReviewCount: 1,
+            requireLastPushApproval: true,
+            dismissStaleReviewsOnPush: true,
+          },
+          requiredStatusChecks: {
+            requiredChecks: REQUIRED_CHECKS.map((context) => ({ context })),
+            strictRequiredStatusChecksPolicy: true,
+          },
+          nonFastForward: true,
+          deletion: true,
+        },
+      },
+      { parent: this, provider },
+    );
   }
 
   private deployEnvironment(

@@ -1,15 +1,19 @@
 // The GitHub side under the mock runtime: the deploy and preview environments, the secrets sealed for GitHub,
 // and which 1Password references a preview and an update read. GitHub's environment key is a mock answer.
 
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { REQUIRED_CHECKS } from "../components/github-environment-secrets";
 import { parseStackConfig } from "../lib/config";
 import { ephemeralKeyPair } from "../lib/github/seal";
-import { alphaConfig } from "./support/alpha";
+import { alphaConfig, REPO_ROOT } from "./support/alpha";
 import { devStackEnv, openSealed, type RecordedRun, recordRun } from "./support/record";
+import { readYaml } from "./support/repo-automation";
 
 const ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment";
 const SECRET = "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret";
 const GENERATION = "pulumi-nodejs:dynamic/spectral:DeploymentGeneration";
+const RULESET = "github:index/repositoryRuleset:RepositoryRuleset";
 const alpha = parseStackConfig(alphaConfig());
 const githubTargeted = alpha.secrets.filter(({ targets }) => targets.includes("github"));
 const all = (run: RecordedRun, type: string) =>
@@ -43,6 +47,35 @@ describe("GitHub environments (update under mocks)", () => {
         reviewers: [{ users: alpha["github.reviewerIds"] }],
       },
     ]);
+  });
+
+  it("manages a ruleset on main: a pull request approved by someone other than its last pusher, CI's two jobs passed, and no bypass, admins included (#21)", () => {
+    expect(all(first, RULESET)).toEqual([
+      {
+        repository: "spectral",
+        name: "main: reviewed and tested",
+        target: "branch",
+        enforcement: "active",
+        conditions: { refName: { includes: ["refs/heads/main"], excludes: [] } },
+        bypassActors: [],
+        rules: {
+          pullRequest: {
+            requiredApprovingReviewCount: 1,
+            requireLastPushApproval: true,
+            dismissStaleReviewsOnPush: true,
+          },
+          requiredStatusChecks: {
+            requiredChecks: [{ context: "test" }, { context: "workflows" }],
+            strictRequiredStatusChecksPolicy: true,
+          },
+          nonFastForward: true,
+          deletion: true,
+        },
+      },
+    ]);
+    // The checks it requires are CI's jobs: a renamed job would make every merge wait forever.
+    const ci = readYaml(join(REPO_ROOT, ".github/workflows/ci.yml")) as { jobs: Record<string, unknown> };
+    expect(Object.keys(ci.jobs).sort()).toEqual([...REQUIRED_CHECKS].sort());
   });
 
   it("holds deploys for the same reviewers when github.deployNeedsReview is true", () => {
