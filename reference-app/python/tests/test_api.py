@@ -31,13 +31,22 @@ def test_health_reports_version_build_and_generation(client: TestClient) -> None
     assert body["generation"] == "42"
 
 
-def test_health_reports_wiring_by_name_without_values(client: TestClient) -> None:
+def test_health_is_public_so_it_says_only_which_features_are_wired(client: TestClient) -> None:
     response = client.get("/health")
-    database = response.json()["features"]["database"]
-    assert database == {"wired": True, "present": ["API_DATABASE_URL", "files/supabase-ca.crt"], "missing": []}
-    assert response.json()["features"]["billing"]["missing"] == ["STRIPE_SECRET_KEY"]
-    assert "hunter2" not in response.text
-    assert "BEGIN CERTIFICATE" not in response.text
+    features = response.json()["features"]
+    assert features["database"] == {"wired": True}
+    assert features["billing"] == {"wired": False}
+    # No value, and no secret or file name: the public answer does not map the secrets.
+    for leak in ("hunter2", "BEGIN CERTIFICATE", "API_DATABASE_URL", "STRIPE_SECRET_KEY", "supabase-ca.crt"):
+        assert leak not in response.text
+
+
+def test_start_up_logs_what_each_unwired_feature_lacks(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="spectral_app"), client:
+        pass
+    assert "feature billing is not wired: missing STRIPE_SECRET_KEY" in caplog.text
+    assert "hunter2" not in caplog.text
+    assert "feature database" not in caplog.text
 
 
 def test_health_without_version_file_reports_null_build(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

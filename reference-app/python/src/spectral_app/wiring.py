@@ -37,3 +37,12 @@ def feature_wiring(
         missing = [name for name, found in checks if not found]
         report[feature] = {"wired": not missing, "present": present, "missing": missing}
     return report
+
+
+def unwired(report: Mapping[str, FeatureWiring]) -> list[str]:
+    """One log line per feature that lacks something, naming what (names only, never values)."""
+    return [
+        f"feature {feature} is not wired: missing {', '.join(wiring['missing'])}"
+        for feature, wiring in report.items()
+        if not wiring["wired"]
+    ]
