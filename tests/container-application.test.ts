@@ -48,6 +48,7 @@ afterAll(async () => {
 beforeEach(() => {
   // Each test is a run of its own: one provider host serves one run.
   forgetDeclaredObjects();
+  fake.rolloutPhaseMs = 20;
   fake.requests.length = 0;
   fake.rollouts.length = 0;
   fake.applications.clear();
@@ -223,7 +224,9 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
 
   it("resumes an active rollout to the same image and instance type instead of starting a second one", async () => {
     const { outs } = await create();
-    // An earlier run started this rollout and its wait failed: it is still pending at Cloudflare.
+    // An earlier run started this rollout and its wait failed: it is still pending at Cloudflare (its clock
+    // stands still until the next run looks, however slow this machine is).
+    fake.rolloutPhaseMs = 3_600_000;
     fake.failNext = {
       method: "GET",
       pathPattern: /\/rollouts\/[^/]+$/,
@@ -234,6 +237,9 @@ describe("ContainerApplication provider (Cloudflare API stand-in)", () => {
     await expect(update(outs, { image: NEW_IMAGE })).rejects.toThrow(
       /watching rollout rollout-1 failed: .* Rollout rollout-1 goes on at Cloudflare: the next pulumi up watches it again instead of starting another\./,
     );
+    // It moves on from now: pending when the next run lists it, completed 2 × 300 ms later.
+    fake.rolloutPhaseMs = 300;
+    fake.rollouts[0].startedAt = Date.now();
     const resumed = await update(outs, { image: NEW_IMAGE });
     expect(resumed.rolloutId).toBe("rollout-1");
     expect(fake.rollouts).toHaveLength(1);
@@ -496,6 +502,8 @@ describe("the stand-in's Containers rules, met head-on", () => {
 
   it("one rollout at a time: a second is refused while one is active, and the provider says so", async () => {
     const { outs } = await create();
+    // The dashboard's rollout stays active for the whole test.
+    fake.rolloutPhaseMs = 3_600_000;
     const body = {
       description: "from the dashboard",
       strategy: "rolling",
