@@ -56,7 +56,11 @@ export class GithubEnvironmentSecrets extends pulumi.ComponentResource {
     this.registerOutputs({ secretNames: this.secretNames });
   }
 
-  private reviewEveryChange(name: string, args: GithubEnvironmentSecretsArgs, provider: github.Provider): void {
+  private reviewEveryChange(
+    name: string,
+    args: GithubEnvironmentSecretsArgs,
+    provider: github.Provider,
+  ): void {
     new github.RepositoryRuleset(
       `${name}-reviewed-${args.deployBranch}`,
       {
