@@ -34,7 +34,7 @@ describe.each(RULES.map((rule) => [rule.id, rule] as const))("rule %s", (_id, ru
 
 describe("broken copies", () => {
   it("cover every rule", () => {
-    expect(BROKEN_DOCKERFILES.map((broken) => broken.rule).sort()).toEqual(
+    expect([...new Set(BROKEN_DOCKERFILES.map((broken) => broken.rule))].sort()).toEqual(
       RULES.map((rule) => rule.id).sort(),
     );
   });

@@ -25,26 +25,34 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=reference-app/python/pyproject.toml,target=pyproject.toml \
     uv sync --locked --no-dev --no-install-project
 # Then source: the project is installed editable, so the venv does not change when only the source does.
+# uv's lock file in the venv is writable by anyone; nothing at run time needs it.
 COPY reference-app/python/pyproject.toml reference-app/python/uv.lock ./
 COPY reference-app/python/src ./src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev
+    uv sync --locked --no-dev \
+    && rm -f /app/.venv/.lock
 
 FROM --platform=linux/amd64 python:3.14-slim-trixie@sha256:f85c5697265c178cc6887276c55fe16cf3d14ca35c3df6a5eab3b360534a55d2 AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH
+# Each scope is a user of its own (app_supervisor.py): api 1001, workers 1002, both in spectral (1000),
+# which may read the whole-app file secrets. Everything they run is root's, so neither can plant code for
+# the other; /etc/spectral is root's too, so neither can replace a file secret.
 RUN groupadd --gid 1000 spectral \
-    && useradd --uid 1000 --gid spectral --create-home --shell /usr/sbin/nologin spectral \
-    && install -d -o spectral -g spectral -m 0755 /app \
-    && install -d -o spectral -g spectral -m 0700 /etc/spectral
+    && groupadd --gid 1001 spectral-api \
+    && groupadd --gid 1002 spectral-workers \
+    && useradd --uid 1001 --gid spectral-api --groups spectral --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin spectral-api \
+    && useradd --uid 1002 --gid spectral-workers --groups spectral --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin spectral-workers \
+    && install -d -o root -g spectral -m 0750 /etc/spectral
 WORKDIR /app
-COPY --from=builder --chown=spectral:spectral /app/.venv ./.venv
+COPY --from=builder /app/.venv ./.venv
 # Least to most often changed: dependencies, the supervisor, the app's source, then the stamp.
-COPY --chown=spectral:spectral infra/docker/app_supervisor.py ./app_supervisor.py
-COPY --chown=spectral:spectral reference-app/python/src ./src
-COPY --chown=spectral:spectral infra/docker/version.json ./version.json
-# spectral, numerically, so a platform can verify it is not root without reading /etc/passwd.
-USER 1000:1000
+COPY infra/docker/app_supervisor.py ./app_supervisor.py
+COPY reference-app/python/src ./src
+COPY infra/docker/version.json ./version.json
+# PID 1 starts as root to run each scope as its own user, then keeps only CAP_KILL (app_supervisor.py).
+# hadolint ignore=DL3002
+USER 0:0
 EXPOSE 8000
 CMD ["python", "/app/app_supervisor.py"]

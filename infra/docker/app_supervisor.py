@@ -5,22 +5,27 @@ Before anything starts it writes file secrets to /etc/spectral, then it gives ea
 secrets scoped to it (D6), forwards SIGTERM/SIGINT to both, reaps orphans, and exits with the status of
 the child that stopped first (128+N for a signal), or 0 after a shutdown it was asked for.
 
-Scopes hold inside the container although every process runs as the one non-root user (UID 1000), whose
-processes may otherwise read each other's /proc/<pid>/environ and /proc/<pid>/mem:
-- PID 1 makes itself non-dumpable (prctl PR_SET_DUMPABLE 0), so no other process of that user may read its
-  /proc files, and zeroes every secret in its own start-up environment block (what /proc/1/environ shows).
-- A child starts with no secret in its environment: it is this file run as `--child -- <command>`, which
-  first makes itself non-dumpable, then reads its secrets as JSON from fd 3 (a socket, which no sibling can
-  open through /proc/<pid>/fd), puts them in os.environ and runs the Python command in-process
-  (`python -m module`, `python script.py`, or a Python console script such as uvicorn). An exec would make
-  the process dumpable again and put the secrets back into /proc/<pid>/environ.
+Scopes are operating-system boundaries. PID 1 starts as root; each service runs as its own user:
+- api as uid/gid 1001, workers as uid/gid 1002, both also in group 1000 (spectral), which may read the
+  whole-app file secrets (root:1000, mode 0440, in a root-owned directory neither may write). A process may
+  read another's /proc/<pid>/environ, mem or fd only as the same user (or with CAP_SYS_PTRACE), so no
+  process of one scope, its grandchildren and their exec'd programs included, reads the other's.
+- A child starts with no secret in its environment: it is this file run as `--child SERVICE -- <command>`,
+  started as root (so no service user can open its /proc files), which drops to its scope's user and
+  groups, makes itself non-dumpable, and only then reads its secrets as JSON from fd 3 (a socket). It puts
+  them in os.environ and runs the Python command in-process (`python -m module`, `python script.py`, or a
+  Python console script such as uvicorn).
+- Nothing a service can write is run by the other: the child refuses to start when its working directory
+  or any entry of sys.path is writable by its own user (in the image: /app, the venv and the source are
+  root's), and its HOME is a directory that does not exist, with no user site-packages.
+- PID 1 zeroes every secret in its own start-up environment block (what /proc/1/environ shows), and once
+  both children run keeps only CAP_KILL (to signal them) with no_new_privs set: it never starts another.
 
 The container contract (written by the Worker; see lib/secrets/bindings.ts):
   SPECTRAL_SECRET_MANIFEST   JSON, no values: {"env": {NAME: scope}, "files": {VAR: {"path", "scope"}}}
   NAME                       an env secret's value
   SPECTRAL_FILE_<NAME>       a file secret, base64; written to its path, never passed to a child
-Scopes: "api", "workers" or "app" (both). File secrets are whole-app only: both children run as the
-same user, so file permissions could not keep one child from another's file.
+Scopes: "api", "workers" or "app" (both). File secrets are whole-app only (group 1000).
 
 Settings (env): SPECTRAL_API_COMMAND, SPECTRAL_WORKERS_COMMAND (shell-style words),
 SPECTRAL_STOP_GRACE_SECONDS (default 30; the platform kills after up to 15 minutes),
@@ -64,6 +69,11 @@ SECRETS_FD = 3
 PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+# Each service's user and group; both are also in APP_GROUP, which owns the whole-app file secrets.
+SCOPE_IDS = {"api": 1001, "workers": 1002}
+APP_GROUP = 1000
+CAP_KILL = 5
 
 
 class SecretError(Exception):
@@ -150,7 +160,8 @@ def write_files(decoded: dict[Path, bytes]) -> None:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(name, 0o400)
+            os.chown(name, 0, APP_GROUP)
+            os.chmod(name, 0o440)
         for temporary, path in staged:
             current = path
             os.replace(temporary, path)
@@ -161,13 +172,15 @@ def write_files(decoded: dict[Path, bytes]) -> None:
         reason = error.strerror or type(error).__name__
         raise SecretError(f"cannot write file secret {current}: {reason}; no file secret was written") from None
     for path, content in decoded.items():
-        log(f"wrote file secret {path} ({len(content)} bytes, mode 0400)")
+        log(f"wrote file secret {path} ({len(content)} bytes, root:{APP_GROUP} mode 0440)")
 
 
 def child_environment(layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
-    """The container's environment minus every secret and file secret: what each child starts with."""
+    """The container's environment minus every secret and file secret: what each child starts with. Its
+    HOME does not exist, so no user site-packages or dotfile another process planted is read."""
     hidden = {MANIFEST_VARIABLE, *layout.files, *layout.env, *(name for name in environ if name.startswith(FILE_PREFIX))}
-    return {name: value for name, value in environ.items() if name not in hidden}
+    kept = {name: value for name, value in environ.items() if name not in hidden}
+    return {**kept, "HOME": "/nonexistent", "PYTHONNOUSERSITE": "1"}
 
 
 def child_secrets(service: str, layout: SecretLayout, environ: dict[str, str]) -> dict[str, str]:
@@ -209,7 +222,7 @@ class Supervisor:
                 # posix_spawn with an empty mask: the children must not inherit our blocked signals.
                 pid = os.posix_spawn(
                     sys.executable,
-                    [sys.executable, os.path.abspath(__file__), CHILD_FLAG, "--", *self.commands[service]],
+                    [sys.executable, os.path.abspath(__file__), CHILD_FLAG, service, "--", *self.commands[service]],
                     self.environment,
                     file_actions=[(os.POSIX_SPAWN_DUP2, theirs.fileno(), SECRETS_FD)],
                     setsigmask=(),
@@ -304,6 +317,43 @@ def prctl(option: int, value: int) -> int:
     return result
 
 
+def drop_to_scope(service: str) -> None:
+    """Becomes the service's user, in its group and APP_GROUP only; with it go every capability."""
+    ids = SCOPE_IDS[service]
+    os.setgroups([APP_GROUP])
+    os.setgid(ids)
+    os.setuid(ids)
+    if os.getuid() != ids or os.geteuid() != ids or os.getgid() != ids:
+        raise SecretError(f"could not become uid {ids}")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise SecretError("could regain root after dropping it")
+
+
+def keep_only_cap_kill() -> None:
+    """PID 1 after both children started: it only signals and reaps them from now on."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    kill = 1 << CAP_KILL
+    data = (Data * 2)(Data(kill, kill, 0), Data(0, 0, 0))
+    if libc.capset(ctypes.byref(Header(0x20080522, 0)), data) != 0:  # _LINUX_CAPABILITY_VERSION_3
+        raise OSError(ctypes.get_errno(), "capset failed")
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def writable_by_me(paths: list[str]) -> list[str]:
+    """Which of these existing paths this process may write: its import path must have none."""
+    return [path for path in paths if path and os.path.exists(path) and os.access(path, os.W_OK)]
+
+
 def make_non_dumpable() -> None:
     """No other process of our user may read our /proc/<pid>/environ, mem, fd or maps (ptrace access)."""
     prctl(PR_SET_DUMPABLE, 0)
@@ -360,20 +410,41 @@ def python_entry(variable: str, command: list[str]) -> PythonEntry:
     return PythonEntry(module=None, path=path, argv=[path, *arguments])
 
 
-def run_child(command: list[str]) -> None:
-    """Child mode: non-dumpable first, then the secrets from fd 3, then the command, in this process."""
+def run_child(service: str, command: list[str]) -> None:
+    """Child mode: the scope's user first, non-dumpable, then the secrets from fd 3, then the command, in
+    this process, from a working directory and an import path this user cannot write."""
+    drop_to_scope(service)
     make_non_dumpable()
+    # The supervisor's own directory (/app in the image): root's, so neither service can plant code there.
+    os.chdir(Path(__file__).resolve().parent)
     with socket.socket(fileno=SECRETS_FD) as channel:
         received = b"".join(iter(lambda: channel.recv(65536), b""))
     os.environ.update(json.loads(received or b"{}"))
     entry = python_entry("the child's command", command)  # PID 1 checked it before starting us
     sys.argv = entry.argv
+    # As `python -m` and `python script` have it.
+    sys.path[0] = os.getcwd() if entry.module is not None else str(Path(entry.path or "").resolve().parent)
+    planted = writable_by_me([os.getcwd(), *sys.path])
+    if planted:
+        log(f"{service}: refusing to run: {', '.join(planted)} is writable by uid {os.getuid()}, so code planted there would run; make it root's")
+        sys.exit(2)
     if entry.module is not None:
-        sys.path[0] = os.getcwd()  # as `python -m` has it
         runpy.run_module(entry.module, run_name="__main__", alter_sys=True)
     elif entry.path is not None:
-        sys.path[0] = str(Path(entry.path).resolve().parent)
         runpy.run_path(entry.path, run_name="__main__")
+
+
+def check_secrets_dir(secrets_dir: Path) -> None:
+    """File secrets go only where no service may replace them: a root-owned directory nobody else writes."""
+    try:
+        info = secrets_dir.stat()
+    except OSError as error:
+        raise SecretError(f"{secrets_dir}: {error.strerror}") from None
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise SecretError(
+            f"{secrets_dir} is not root's alone (owner uid {info.st_uid}, mode {info.st_mode & 0o777:04o}): a service could"
+            f" replace a file secret; make it root:{APP_GROUP} mode 0750"
+        )
 
 
 def become_subreaper() -> None:
@@ -389,10 +460,18 @@ def main() -> int:
     become_subreaper()
     secrets_dir = Path(environ.get("SPECTRAL_SECRETS_DIR", "/etc/spectral"))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, *FORWARDED})
+    if os.geteuid() != 0:
+        log(
+            f"refusing to start: running as uid {os.geteuid()}, not root: PID 1 must start as root to run the api and"
+            f" workers as their own users ({SCOPE_IDS['api']}, {SCOPE_IDS['workers']}); run the image as built"
+        )
+        return 2
     try:
         make_non_dumpable()
         layout = parse_layout(environ, secrets_dir)
         zero_start_environment({MANIFEST_VARIABLE, *layout.env, *layout.files})
+        if layout.files:
+            check_secrets_dir(secrets_dir)
         write_files(decode_files(layout, environ))
         grace = float(environ.get("SPECTRAL_STOP_GRACE_SECONDS", "30"))
         commands: dict[str, list[str]] = {}
@@ -414,11 +493,21 @@ def main() -> int:
     )
     del environ
     supervisor.start()
+    try:
+        keep_only_cap_kill()
+    except OSError as error:
+        log(f"stopping: could not drop PID 1's privileges: {error}")
+        supervisor.first_exit = ("supervisor", 2)
+        supervisor.begin_stop(signal.SIGTERM)
     return supervisor.run()
 
 
 if __name__ == "__main__":
-    if sys.argv[1:3] == [CHILD_FLAG, "--"]:
-        run_child(sys.argv[3:])
+    if sys.argv[1:2] == [CHILD_FLAG] and sys.argv[3:4] == ["--"] and sys.argv[2] in SCOPE_IDS:
+        try:
+            run_child(sys.argv[2], sys.argv[4:])
+        except SecretError as error:
+            log(f"{sys.argv[2]}: refusing to run: {error}")
+            sys.exit(2)
     else:
         sys.exit(main())

@@ -44,7 +44,7 @@ describe.skipIf(skipReason)("app image (real build, Docker engine, stand-in base
     expect(health.version).toBe("0.1.0");
   });
 
-  it("runs every process as UID 1000 (spectral), which owns /app and /etc/spectral (0700)", async () => {
+  it("runs the api as UID 1001 and the workers as UID 1002; PID 1 starts as root and keeps only CAP_KILL; neither service may write /app or /etc/spectral", async () => {
     const { container } = await startApp();
     const all = processes(container);
     expect(all.map((each) => each.command)).toEqual(
@@ -54,12 +54,33 @@ describe.skipIf(skipReason)("app image (real build, Docker engine, stand-in base
         expect.stringContaining("-m spectral_app.workers"),
       ]),
     );
-    expect(new Set(all.map((each) => each.uid))).toEqual(new Set([1000]));
-    expect(container.exec("id -un; stat -c '%U:%G %a' /app /etc/spectral").split("\n")).toEqual([
-      "spectral",
-      "spectral:spectral 755",
-      "spectral:spectral 700",
+    const uidOf = (command: RegExp) => all.find((each) => command.test(each.command))?.uid;
+    expect([uidOf(/app_supervisor\.py$/), uidOf(/--child api /), uidOf(/--child workers /)]).toEqual([
+      0, 1001, 1002,
     ]);
+    expect(container.exec("grep -E '^(CapEff|NoNewPrivs)' /proc/1/status").split("\n")).toEqual([
+      "CapEff:\t0000000000000020",
+      "NoNewPrivs:\t1",
+    ]);
+    expect(container.exec("stat -c '%U:%G %a' /app /etc/spectral").split("\n")).toEqual([
+      "root:root 755",
+      "root:spectral 750",
+    ]);
+    // Nothing the services import or read their settings from is theirs to change.
+    for (const user of ["1001", "1002"])
+      expect(
+        run(
+          "exec",
+          "--user",
+          user,
+          container.id,
+          "find",
+          "/app",
+          "/usr/local/lib",
+          "/etc/spectral",
+          "-writable",
+        ),
+      ).toBe("");
   });
 
   it("docker stop ends both children and exits 0 well inside the stop timeout", async () => {
@@ -83,7 +104,7 @@ describe.skipIf(skipReason)("app image (real build, Docker engine, stand-in base
     expect(Number(run("wait", container.id))).toBe(128 + 9);
   });
 
-  it("writes a file secret passed in env to /etc/spectral/<name>, 0400, owned by spectral, unseen by the children", async () => {
+  it("writes a file secret passed in env to /etc/spectral/<name>, root:spectral 0440, unseen by the children", async () => {
     const content = "-----BEGIN CERTIFICATE-----\nfile-secret-canary\n-----END CERTIFICATE-----\n";
     const { container } = await startApp({
       SPECTRAL_SECRET_MANIFEST: JSON.stringify({
@@ -92,7 +113,7 @@ describe.skipIf(skipReason)("app image (real build, Docker engine, stand-in base
       }),
       SPECTRAL_FILE_DATABASE_CA_CERT: Buffer.from(content).toString("base64"),
     });
-    expect(container.exec("stat -c '%U:%G %a' /etc/spectral/supabase-ca.crt")).toBe("spectral:spectral 400");
+    expect(container.exec("stat -c '%U:%G %a' /etc/spectral/supabase-ca.crt")).toBe("root:spectral 440");
     expect(`${container.exec("cat /etc/spectral/supabase-ca.crt")}\n`).toBe(content);
     if (hostCannotReadEnviron) {
       console.warn(`SKIPPED part: the children's environment blocks: ${hostCannotReadEnviron}`);

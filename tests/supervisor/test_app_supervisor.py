@@ -27,10 +27,39 @@ def limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+def usable_by_anyone(path: Path) -> bool:
+    """Every directory on the way is searchable, and the file executable, by other users."""
+    resolved = path.resolve()
+    return all(part.stat().st_mode & 0o001 for part in [*resolved.parents, resolved])
+
+
+ROOT = os.geteuid() == 0
+# The children drop to their scopes' users, so the interpreter must be one they may run (the running one
+# may sit in root's home, under pyenv).
+ANYONE_PYTHON = next(
+    (str(path) for path in (Path(sys.executable), Path("/usr/bin/python3")) if usable_by_anyone(path)), None
+)
+
+
+def require_root() -> None:
+    """The supervisor separates scopes by user, which only root can do: elsewhere say so, and fail under CI."""
+    reason = (
+        "the supervisor runs as root in the image; run pytest as root"
+        if not ROOT
+        else f"no Python interpreter the scopes' users may run ({sys.executable} is not)"
+    )
+    if ROOT and ANYONE_PYTHON is not None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"cannot run: {reason}")
+    pytest.skip(f"SKIPPED: {reason}")
+
+
 class Run:
     # A command to run the supervisor under, e.g. to drop privileges, and the interpreter for it and the stubs.
     prefix: list[str] = []
-    interpreter = sys.executable
+    interpreter = ANYONE_PYTHON or sys.executable
+    needs_root = True
 
     def __init__(
         self,
@@ -38,14 +67,23 @@ class Run:
         api: str = "wait",
         workers: str = "wait",
         file_size_limit: str | None = None,  # bytes; a str, like the env values in **env
+        secrets_mode: str = "755",  # octal, a str like the env values
         **env: str,
     ) -> None:
+        if self.needs_root:
+            require_root()
+        # Where the children (other users) write what they saw: pytest makes its directories root-only, so
+        # they become searchable. The secrets directory is root's alone.
+        for part in [tmp_path, *tmp_path.parents]:
+            if part == Path(tempfile.gettempdir()) or part == part.parent:
+                break
+            part.chmod(part.stat().st_mode | 0o011)
         self.out = tmp_path / "out"
         self.secrets = tmp_path / "secrets"
-        self.out.mkdir(mode=0o777)
-        self.secrets.mkdir(mode=0o777, exist_ok=True)
-        for made in (self.out, self.secrets):
-            made.chmod(0o777)  # mkdir's mode is cut by the umask
+        self.out.mkdir()
+        self.secrets.mkdir(exist_ok=True)
+        self.out.chmod(0o777)  # mkdir's mode is cut by the umask
+        self.secrets.chmod(int(secrets_mode, 8))
         base = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRAL_")}
         self.process = subprocess.Popen(
             [*self.prefix, self.interpreter, str(SUPERVISOR)],
@@ -89,29 +127,15 @@ class Run:
         return self.process.communicate()[1]
 
 
-def usable_by_anyone(path: Path) -> bool:
-    """Every directory on the way is searchable, and the file executable, by other users."""
-    resolved = path.resolve()
-    return all(part.stat().st_mode & 0o001 for part in [*resolved.parents, resolved])
-
-
-ROOT = os.geteuid() == 0
-# Under root, the interpreter nobody can run: the running one may sit in root's home (pyenv).
-ANYONE_PYTHON = next(
-    (str(path) for path in (Path(sys.executable), Path("/usr/bin/python3")) if usable_by_anyone(path)), None
-)
-
-
-class UnprivilegedRun(Run):
-    """The supervisor as a plain user with no capabilities, as in the image: root (CAP_SYS_PTRACE) may read
-    any process's /proc files, so under root the run drops to nobody."""
+class NonRootRun(Run):
+    """The supervisor as a plain user with no capabilities (nobody): it must refuse to start."""
 
     prefix = (
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"]
         if ROOT
         else []
     )
-    interpreter = (ANYONE_PYTHON or sys.executable) if ROOT else sys.executable
+    needs_root = False
 
 
 def manifest(env: dict[str, str] | None = None, files: dict[str, dict[str, str]] | None = None) -> str:
@@ -193,7 +217,7 @@ def test_reaps_orphans_without_stealing_its_childrens_status(tmp_path: Path) -> 
     assert log.count("exited with status 0") == 2
 
 
-def test_writes_file_secrets_0400_and_hides_their_variables(tmp_path: Path) -> None:
+def test_writes_file_secrets_root_1000_0440_and_hides_their_variables(tmp_path: Path) -> None:
     certificate = b"-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"
     secrets = tmp_path / "secrets"
     run = Run(
@@ -207,8 +231,8 @@ def test_writes_file_secrets_0400_and_hides_their_variables(tmp_path: Path) -> N
     written = secrets / "ca.crt"
     assert written.read_bytes() == certificate
     info = written.stat()
-    assert stat.S_IMODE(info.st_mode) == 0o400
-    assert info.st_uid == os.getuid()
+    assert stat.S_IMODE(info.st_mode) == 0o440
+    assert (info.st_uid, info.st_gid) == (0, 1000)
     for child in ("api", "workers"):
         env = run.seen(child)["env"]
         assert "SPECTRAL_FILE_CA" not in env and "SPECTRAL_SECRET_MANIFEST" not in env
@@ -338,46 +362,136 @@ def test_two_file_secrets_with_one_path_are_refused(tmp_path: Path) -> None:
     )
 
 
-def test_no_child_can_read_a_sibling_s_or_the_supervisor_s_secrets(tmp_path: Path) -> None:
-    """Every process runs as one user: without the supervisor's measures, each could read the others'
-    /proc/<pid>/environ and mem. The control (a dumpable process the probe starts) shows the probe's reads
-    work when nothing forbids them."""
-    if ROOT and ANYONE_PYTHON is None:
-        pytest.skip(f"SKIPPED: no Python interpreter that user nobody may run ({sys.executable} is not); the container suite proves this")
-    reachable = Path(tempfile.mkdtemp(prefix="supervisor-probe-"))  # pytest's own tmp_path is root-only
-    reachable.chmod(0o755)
-    run = UnprivilegedRun(
-        reachable,
+def test_each_scope_is_its_own_user_and_neither_reaches_into_the_other(tmp_path: Path) -> None:
+    """Each child attacks the other from inside its scope (stub_child.py's probe): the sibling's /proc environ
+    and mem, its subprocess and its forkserver pool (which hold its secrets), the supervisor's; a module
+    planted on the sibling's import path; the file secrets. Every attack meets the kernel's refusal; a
+    control process of the attacker's own is read, which shows the reads work where nothing forbids them."""
+    certificate = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()
+    secrets = tmp_path / "secrets"
+    run = Run(
+        tmp_path,
         api="probe",
         workers="probe",
-        SPECTRAL_SECRET_MANIFEST=manifest(env={"API_KEY": "api", "WORKER_KEY": "workers", "SHARED": "app"}),
+        SPECTRAL_SECRET_MANIFEST=manifest(
+            env={"API_KEY": "api", "WORKER_KEY": "workers", "SHARED": "app"},
+            files={"SPECTRAL_FILE_CA": {"path": str(secrets / "ca.crt"), "scope": "app"}},
+        ),
         API_KEY="api-secret-canary",
         WORKER_KEY="worker-secret-canary",
         SHARED="shared-secret-canary",
+        SPECTRAL_FILE_CA=certificate,
     )
     try:
         run.wait_ready("api", "workers")
-        for child in ("api", "workers"):
+        for child, uid in (("api", 1001), ("workers", 1002)):
+            seen = run.seen(child)
+            assert (seen["uid"], seen["gid"], seen["groups"]) == (uid, uid, [1000]), child
             probe = json.loads((run.out / f"{child}.probe.json").read_text())
-            denied = {key: probe[key] for key in probe if key.startswith(("sibling-", "supervisor-"))}
-            assert denied == dict.fromkeys(
-                ["sibling-environ", "sibling-mem", "supervisor-environ", "supervisor-mem"], "EACCES"
-            ), child
-            assert (probe["control-environ"], probe["control-mem"]) == ("read", "read")
+            reads = {key: value for key, value in probe.items() if key.startswith(("sibling", "supervisor"))}
+            assert set(reads) >= {
+                f"sibling-{kind}-{part}"
+                for kind in ("subprocess", "pool-worker", "forkserver", "resource-tracker")
+                for part in ("environ", "mem")
+            }, child
+            assert set(reads.values()) == {"EACCES"}, (child, reads)
+            assert (probe["control-environ"], probe["control-mem"]) == ("read", "read"), child
+            plants = {key: value for key, value in probe.items() if key.startswith("plant ")}
+            assert plants and set(plants.values()) == {"EACCES"}, (child, plants)
+            assert probe["read ca.crt"] == "done", child
+            assert (probe["write ca.crt"], probe["replace ca.crt"]) == ("EACCES", "EACCES"), child
             assert probe["dumpable"] == 0
-            # A non-dumpable process's /proc files belong to root: not even the child reads its own.
-            assert probe["own-environ"] == "EACCES"
-            if ROOT:
-                block = Path(f"/proc/{run.seen(child)['pid']}/environ").read_bytes()
-                names = {entry.split(b"=", 1)[0] for entry in block.split(b"\0")}
-                assert not {b"API_KEY", b"WORKER_KEY", b"SHARED"} & names, child
         # The children still got their scopes, through fd 3.
         assert run.seen("api")["env"]["API_KEY"] == "api-secret-canary"
+        assert "WORKER_KEY" not in run.seen("api")["env"]
         assert run.seen("workers")["env"]["WORKER_KEY"] == "worker-secret-canary"
     finally:
         run.process.send_signal(signal.SIGTERM)
         run.finish()
-        shutil.rmtree(reachable, ignore_errors=True)
+
+
+def test_a_child_refuses_to_run_code_from_a_directory_its_user_may_write(tmp_path: Path) -> None:
+    writable = tmp_path / "writable"
+    writable.mkdir()
+    writable.chmod(0o777)
+    shutil.copy(STUB, writable / "stub_child.py")
+    run = Run(tmp_path, SPECTRAL_API_COMMAND=f"{Run.interpreter} {writable / 'stub_child.py'} api {tmp_path / 'out'} wait")
+    status, log = run.finish()
+    assert status == 2, log
+    assert f"api: refusing to run: {writable} is writable by uid 1001, so code planted there would run; make it root's" in log
+    assert not (run.out / "api.json").exists()
+
+
+EARLY_ATTACKER = HERE / "early_attacker.py"
+
+
+def test_an_open_of_a_child_s_mem_before_it_has_its_secrets_fails_too(tmp_path: Path) -> None:
+    """A child exists before it receives its secrets: first as root (the supervisor's fork), then as its own
+    user. An attacker of the other scope that opens its /proc/<pid>/mem at once, and keeps the descriptor,
+    gets no descriptor at any moment: the kernel checks access at open, and neither uid is the attacker's."""
+    require_root()
+    report = tmp_path / "attacker.json"
+    for part in [tmp_path, *tmp_path.parents]:
+        if part == Path(tempfile.gettempdir()):
+            break
+        part.chmod(part.stat().st_mode | 0o033)
+    attacker = subprocess.Popen(
+        ["setpriv", "--reuid=1001", "--regid=1001", "--clear-groups", str(ANYONE_PYTHON), str(EARLY_ATTACKER), str(report)]
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"{report}.ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    run = Run(tmp_path)
+    try:
+        attacker.wait(timeout=15)
+        tries = json.loads(report.read_text())
+    finally:
+        run.process.send_signal(signal.SIGTERM)
+        run.finish()
+    uids = {uid for uid, _ in tries}
+    assert "0" in uids and "1002" in uids, f"the attacker must see the child before and after it dropped root: {tries}"
+    assert {outcome for _, outcome in tries} == {"EACCES"}, tries
+
+
+def test_refuses_to_start_as_anyone_but_root(tmp_path: Path) -> None:
+    run = NonRootRun(tmp_path)
+    status, log = run.finish()
+    assert status == 2
+    assert (
+        "app_supervisor: refusing to start: running as uid 65534, not root: PID 1 must start as root to run the api "
+        "and workers as their own users (1001, 1002); run the image as built"
+    ) in log.splitlines()
+    assert not list(run.out.iterdir())
+
+
+def test_keeps_only_cap_kill_once_both_children_run(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    try:
+        run.wait_ready("api", "workers")
+        status = Path(f"/proc/{run.process.pid}/status").read_text()
+        capabilities = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Cap"))
+        assert int(capabilities["CapEff"], 16) == int(capabilities["CapPrm"], 16) == 1 << 5  # CAP_KILL
+        assert "NoNewPrivs:\t1" in status
+    finally:
+        run.process.send_signal(signal.SIGTERM)
+        assert run.finish()[0] == 0
+
+
+def test_refuses_file_secrets_in_a_directory_a_service_could_write(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    run = Run(
+        tmp_path,
+        secrets_mode="777",
+        SPECTRAL_SECRET_MANIFEST=manifest(files={"SPECTRAL_FILE_CA": {"path": str(secrets / "ca.crt"), "scope": "app"}}),
+        SPECTRAL_FILE_CA=base64.b64encode(b"x").decode(),
+    )
+    status, log = run.finish()
+    assert status == 2, log
+    assert (
+        f"app_supervisor: refusing to start: {secrets} is not root's alone (owner uid 0, mode 0777): a service could "
+        "replace a file secret; make it root:1000 mode 0750"
+    ) in log.splitlines()
+    assert not list(secrets.iterdir()) and not list(run.out.iterdir())
 
 
 def test_the_supervisor_keeps_no_secret_in_its_own_environment(tmp_path: Path) -> None:

@@ -83,6 +83,16 @@ export function readDockerfile(repoRoot: string, name: string): ParsedDockerfile
   return parseDockerfile(name, readFileSync(join(repoRoot, DOCKERFILE_DIR, name), "utf8"));
 }
 
+/**
+ * The app image, whose PID 1 is app_supervisor.py: each scope runs as its own user (api 1001, workers 1002,
+ * both in spectral 1000), PID 1 starts as root and drops, and everything they run is root's. Where that
+ * conflicts with ADR-049 D3 ("spectral owns /app"), the scopes' boundaries win (README, #21).
+ */
+const scoped = (dockerfile: ParsedDockerfile) =>
+  ofKeyword(runtimeOf(dockerfile)?.instructions ?? [], "CMD").some((cmd) =>
+    args(cmd).join(" ").includes("app_supervisor.py"),
+  );
+
 const stageNamed = (dockerfile: ParsedDockerfile, name: string) =>
   dockerfile.stages.find((stage) => stage.name === name);
 const runtimeOf = (dockerfile: ParsedDockerfile) => dockerfile.stages.at(-1);
@@ -210,18 +220,32 @@ export const RULES: Rule[] = [
   },
   {
     id: "user-spectral-1000",
-    title: "the runtime runs as spectral, UID/GID 1000 (the Node images rename their node user)",
+    title:
+      "the runtime runs as spectral, UID/GID 1000 (the Node images rename their node user); the app image's PID 1 starts as root and runs api as 1001 and workers as 1002, both in group spectral",
     check: (dockerfile) => {
       const runtime = runtimeOf(dockerfile);
       if (!runtime) return ["no runtime stage"];
       const runs = ofKeyword(runtime.instructions, "RUN").map(script).join("\n");
+      const users = ofKeyword(runtime.instructions, "USER");
+      const finalUser = users.length ? args(users[users.length - 1]).join(" ") : "root";
+      if (scoped(dockerfile))
+        return [
+          ...[
+            /groupadd --gid 1000 spectral\b/,
+            /useradd --uid 1001 --gid spectral-api --groups spectral\b.* spectral-api\b/,
+            /useradd --uid 1002 --gid spectral-workers --groups spectral\b.* spectral-workers\b/,
+          ]
+            .filter((pattern) => !pattern.test(runs))
+            .map((pattern) => `the app image does not create what ${pattern.source} describes`),
+          ...(["root", "0", "0:0"].includes(finalUser)
+            ? []
+            : [`the app image's final USER is ${finalUser}: PID 1 must start as root`]),
+        ];
       const creates =
         dockerfile.family === "node"
           ? /groupmod --new-name spectral node/.test(runs) && /usermod --login spectral\b.* node\b/.test(runs)
           : /groupadd --gid 1000 spectral/.test(runs) &&
             /useradd --uid 1000 --gid spectral\b.* spectral\b/.test(runs);
-      const users = ofKeyword(runtime.instructions, "USER");
-      const finalUser = users.length ? args(users[users.length - 1]).join(" ") : "root";
       return [
         ...(creates ? [] : ["the runtime does not create (or rename to) user spectral with UID/GID 1000"]),
         ...(SPECTRAL.includes(finalUser)
@@ -232,12 +256,27 @@ export const RULES: Rule[] = [
   },
   {
     id: "workdir-app",
-    title: "WORKDIR /app, owned by spectral, with every runtime COPY chowned to spectral",
+    title:
+      "WORKDIR /app, owned by spectral, with every runtime COPY chowned to spectral; in the app image /app and every COPY stay root's",
     check: (dockerfile) => {
       const runtime = runtimeOf(dockerfile);
       if (!runtime) return ["no runtime stage"];
       const workdirs = ofKeyword(runtime.instructions, "WORKDIR").map((workdir) => args(workdir).join(" "));
       const runs = ofKeyword(runtime.instructions, "RUN").map(script).join("\n");
+      if (scoped(dockerfile))
+        return [
+          ...(workdirs.at(-1) === "/app"
+            ? []
+            : [`the runtime's WORKDIR is ${workdirs.at(-1) ?? "unset"}, not /app`]),
+          ...(/(install|chown|chmod)\b[^\n]*\/app\b/.test(runs)
+            ? ["/app is handed to someone other than root"]
+            : []),
+          ...ofKeyword(runtime.instructions, "COPY")
+            .filter((copy) => flag(copy, "chown").length > 0)
+            .map(
+              (copy) => `${at(copy)}: COPY --chown in the app image: what the services run must stay root's`,
+            ),
+        ];
       return [
         ...(workdirs.at(-1) === "/app"
           ? []
@@ -253,11 +292,16 @@ export const RULES: Rule[] = [
   },
   {
     id: "etc-spectral-0700",
-    title: "/etc/spectral exists, owned by spectral, mode 0700",
+    title:
+      "/etc/spectral exists, owned by spectral, mode 0700; in the app image root's, group spectral, mode 0750 (no service may replace a file secret)",
     check: (dockerfile) => {
       const runs = ofKeyword(runtimeOf(dockerfile)?.instructions ?? [], "RUN")
         .map(script)
         .join("\n");
+      if (scoped(dockerfile))
+        return /install -d -o root -g spectral -m 0750 \/etc\/spectral\b/.test(runs)
+          ? []
+          : ["the app image does not create /etc/spectral as root:spectral mode 0750"];
       return /install -d -o spectral -g spectral -m 0700 \/etc\/spectral\b/.test(runs)
         ? []
         : ["the runtime does not create /etc/spectral owned by spectral with mode 0700"];
