@@ -138,6 +138,14 @@ class NonRootRun(Run):
     needs_root = False
 
 
+def assert_refused_before_start(run: Run, line: str) -> None:
+    """The supervisor said `line`, exited 2, and started no child."""
+    status, log = run.finish()
+    assert status == 2, log
+    assert line in log.splitlines()
+    assert not list(run.out.iterdir())
+
+
 def manifest(env: dict[str, str] | None = None, files: dict[str, dict[str, str]] | None = None) -> str:
     return json.dumps({"env": env or {}, "files": files or {}})
 
@@ -454,14 +462,11 @@ def test_an_open_of_a_child_s_mem_before_it_has_its_secrets_fails_too(tmp_path: 
 
 
 def test_refuses_to_start_as_anyone_but_root(tmp_path: Path) -> None:
-    run = NonRootRun(tmp_path)
-    status, log = run.finish()
-    assert status == 2
-    assert (
+    assert_refused_before_start(
+        NonRootRun(tmp_path),
         "app_supervisor: refusing to start: running as uid 65534, not root: PID 1 must start as root to run the api "
-        "and workers as their own users (1001, 1002); run the image as built"
-    ) in log.splitlines()
-    assert not list(run.out.iterdir())
+        "and workers as their own users (1001, 1002); run the image as built",
+    )
 
 
 def test_keeps_only_cap_kill_once_both_children_run(tmp_path: Path) -> None:
@@ -485,13 +490,12 @@ def test_refuses_file_secrets_in_a_directory_a_service_could_write(tmp_path: Pat
         SPECTRAL_SECRET_MANIFEST=manifest(files={"SPECTRAL_FILE_CA": {"path": str(secrets / "ca.crt"), "scope": "app"}}),
         SPECTRAL_FILE_CA=base64.b64encode(b"x").decode(),
     )
-    status, log = run.finish()
-    assert status == 2, log
-    assert (
+    assert_refused_before_start(
+        run,
         f"app_supervisor: refusing to start: {secrets} is not root's alone (owner uid 0, mode 0777): a service could "
-        "replace a file secret; make it root:1000 mode 0750"
-    ) in log.splitlines()
-    assert not list(secrets.iterdir()) and not list(run.out.iterdir())
+        "replace a file secret; make it root:1000 mode 0750",
+    )
+    assert not list(secrets.iterdir())
 
 
 def test_the_supervisor_keeps_no_secret_in_its_own_environment(tmp_path: Path) -> None:
@@ -518,11 +522,8 @@ def test_the_supervisor_keeps_no_secret_in_its_own_environment(tmp_path: Path) -
 
 
 def test_a_command_that_is_not_python_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    run = Run(tmp_path, SPECTRAL_WORKERS_COMMAND="sleep 100")
-    status, log = run.finish()
-    assert status == 2
-    assert (
+    assert_refused_before_start(
+        Run(tmp_path, SPECTRAL_WORKERS_COMMAND="sleep 100"),
         "app_supervisor: refusing to start: SPECTRAL_WORKERS_COMMAND: sleep is not a Python program; secrets are "
-        "handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script"
-    ) in log.splitlines()
-    assert not list(run.out.iterdir())
+        "handed over in-process, so the command must be python -m MODULE, python SCRIPT, or a Python console script",
+    )
