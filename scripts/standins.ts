@@ -53,9 +53,14 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
   const stop = () => {
-    started.cluster.stop();
+    // The secrets file first: test values on disk are what must not outlive the stand-ins, even if
+    // stopping the cluster fails or this process is killed while it waits.
     rmSync(dir, { recursive: true, force: true });
-    cloudflare.close().finally(() => process.exit(0));
+    try {
+      started.cluster.stop();
+    } finally {
+      cloudflare.close().finally(() => process.exit(0));
+    }
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
