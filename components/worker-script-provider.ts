@@ -134,6 +134,7 @@ export interface WorkerScriptProvider extends pulumi.dynamic.ResourceProvider {
   uploadedVersion(inputs: WorkerScriptInputs, versionId: string): Promise<{ bindings: LiveBinding[] }>;
   upload(inputs: WorkerScriptInputs): Promise<WorkerScriptOutputs>;
   bindingsOf(live: LiveBinding[], declared: ScriptBinding[]): ScriptBinding[];
+  namespaceOf(live: LiveBinding[], containerClass: string): string | undefined;
   objectKey(inputs: { accountId: string; scriptName: string }): string;
 }
 
@@ -286,10 +287,7 @@ export const workerScriptProvider: WorkerScriptProvider = {
       return result.deployments[0]?.versions[0]?.version_id;
     });
     const { bindings } = versionId ? await this.uploadedVersion(inputs, versionId) : { bindings: [] };
-    const namespaceId = bindings.find(
-      (binding) =>
-        binding.type === "durable_object_namespace" && binding.class_name === inputs.containerClass,
-    )?.namespace_id;
+    const namespaceId = this.namespaceOf(bindings, inputs.containerClass);
     const subdomain = await this.cloudflare(
       inputs,
       "reading the account's workers.dev subdomain",
@@ -328,6 +326,13 @@ export const workerScriptProvider: WorkerScriptProvider = {
       });
   },
 
+  /** Pure: the namespace of the container class's Durable Object binding, as Cloudflare reports it. */
+  namespaceOf(live, containerClass) {
+    return live.find(
+      (binding) => binding.type === "durable_object_namespace" && binding.class_name === containerClass,
+    )?.namespace_id;
+  },
+
   objectKey(inputs) {
     return `worker ${inputs.accountId}/${inputs.scriptName}`;
   },
@@ -358,10 +363,6 @@ export const workerScriptProvider: WorkerScriptProvider = {
         }),
       );
       const live = (settings.bindings ?? []) as unknown as LiveBinding[];
-      const namespace = live.find(
-        (binding) =>
-          binding.type === "durable_object_namespace" && binding.class_name === props.containerClass,
-      );
       return {
         id,
         props: {
@@ -369,7 +370,7 @@ export const workerScriptProvider: WorkerScriptProvider = {
           bindings: this.bindingsOf(live, props.bindings),
           compatibilityDate: settings.compatibility_date ?? "",
           compatibilityFlags: settings.compatibility_flags ?? [],
-          namespaceId: namespace?.namespace_id ?? "",
+          namespaceId: this.namespaceOf(live, props.containerClass) ?? "",
           stateVersion: WORKER_STATE_VERSION,
         },
       };
