@@ -5,6 +5,7 @@
  */
 import { AuthExpiredError, RateLimitExceededError, type ResolveAllResponse } from "@1password/sdk";
 import { type SecretRequest, type SecretSource, SecretSourceError } from "./source";
+import { vaultName } from "./vaults";
 
 /** The part of the SDK's client this program uses. */
 export interface OnePasswordApi {
@@ -55,9 +56,6 @@ function explain(error: unknown): SecretSourceError {
   );
 }
 
-/** The vault part of a reference, as written: a title or an id. */
-const vaultPart = (reference: string) => reference.split("/")[2]?.toLowerCase() ?? "";
-
 export class OnePasswordSecretSource implements SecretSource {
   readonly label = "1Password";
   private api: Promise<OnePasswordApi> | undefined;
@@ -102,8 +100,8 @@ export class OnePasswordSecretSource implements SecretSource {
    * this service account cannot see stays unknown.
    */
   async vaultIds(references: readonly string[]): Promise<Map<string, string>> {
-    const byWritten = new Map([...this.resolvedVaults].map(([reference, id]) => [vaultPart(reference), id]));
-    if (references.some((reference) => !byWritten.has(vaultPart(reference)))) {
+    const byWritten = new Map([...this.resolvedVaults].map(([reference, id]) => [vaultName(reference), id]));
+    if (references.some((reference) => !byWritten.has(vaultName(reference)))) {
       let listed: { id: string; title: string }[];
       try {
         listed = await (await this.client()).listVaults();
@@ -117,7 +115,7 @@ export class OnePasswordSecretSource implements SecretSource {
     }
     const ids = new Map<string, string>();
     for (const reference of references) {
-      const id = this.resolvedVaults.get(reference) ?? byWritten.get(vaultPart(reference));
+      const id = this.resolvedVaults.get(reference) ?? byWritten.get(vaultName(reference));
       if (id !== undefined) ids.set(reference, id);
     }
     return ids;
