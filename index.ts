@@ -81,6 +81,7 @@ export = async () => {
     compatibilityFlags: config["cloudflare.compatibilityFlags"],
     sleepAfter: config["cloudflare.sleepAfter"],
     instances: config["cloudflare.instances"],
+    startTimeoutSeconds: config["cloudflare.startTimeoutSeconds"],
     bindingSlots: workerBindingSlots(config.secrets),
     secretBindings: containerBindings,
     digestKey: secrets.digestKey,

@@ -35,6 +35,8 @@ export interface ContainerWorkerArgs {
   sleepAfter: string;
   /** Named container instances serving the API; the wake schedule keeps each awake. */
   instances: number;
+  /** How long a new generation's container may take to answer /health with 200 before it is abandoned. */
+  startTimeoutSeconds: number;
   /** The container's bindings by name and type (workerBindingSlots), known before any value. */
   bindingSlots: Pick<WorkerBinding, "type" | "name">[];
   /** The same bindings with their values (workerSecretBindings); a Pulumi secret. */
@@ -116,12 +118,18 @@ export class ContainerWorker extends pulumi.ComponentResource {
 export function settingBindings<Text>(settings: {
   sleepAfter: string;
   instances: number;
+  startTimeoutSeconds: number;
   generation: Text;
   gitSha: Text;
 }) {
   return [
     { type: "plain_text" as const, name: "SPECTRAL_SLEEP_AFTER", text: settings.sleepAfter },
     { type: "plain_text" as const, name: "SPECTRAL_INSTANCES", text: String(settings.instances) },
+    {
+      type: "plain_text" as const,
+      name: "SPECTRAL_START_TIMEOUT_SECONDS",
+      text: String(settings.startTimeoutSeconds),
+    },
     { type: "plain_text" as const, name: GENERATION_BINDING, text: settings.generation },
     { type: "plain_text" as const, name: "SPECTRAL_GIT_SHA", text: settings.gitSha },
   ];
@@ -150,6 +158,7 @@ export function containerWorkerScriptArgs(
     ...settingBindings({
       sleepAfter: args.sleepAfter,
       instances: args.instances,
+      startTimeoutSeconds: args.startTimeoutSeconds,
       generation: pulumi.output(args.generation).apply(String),
       gitSha: args.gitSha,
     }),

@@ -1,7 +1,9 @@
 /**
- * Dynamic provider of DeployVerification: the deploy's own verdict. It polls `<url>/health` until the app
- * reports the generation and the image commit this update deployed, and fails `pulumi up` with what was
- * served instead when that does not happen in time. It runs on create and on every update that changed the
+ * Dynamic provider of DeployVerification: the deploy's own verdict. It polls the Worker's cutover status
+ * (`<url><statusPath>`) until every instance serves the generation and the image commit this update
+ * deployed, then `<url>/health` until the app itself reports them. It fails `pulumi up` at once, naming the
+ * generation, the instance and the reason, when an instance reports that the generation did not start (the
+ * old one still serves there), and with what was served instead when nothing is verified in time. It runs on create and on every update that changed the
  * generation, the image or the URL, and never in preview (the engine runs `create`/`update` only in
  * updates). Each probe is bounded by what is left of the limit (and cloudflare.requestTimeoutSeconds), so
  * the verdict comes within verifyTimeoutSeconds even when /health hangs. Serialized by the engine: the methods capture nothing; SPECTRAL_VERIFY_POLL_MS sets the poll
@@ -9,6 +11,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { CallLimits } from "@spectral/provider-support";
+import type { InstanceStatus } from "../worker/src/cutover";
 
 export interface DeployVerificationInputs {
   /** Where the API answers: the stack's `url` output. */
@@ -23,6 +26,8 @@ export interface DeployVerificationInputs {
   timeoutSeconds: number;
   /** Time bounds of each probe (cloudflare.requestTimeoutSeconds). */
   callLimits?: CallLimits;
+  /** The Worker's cutover status path (worker/src/cutover.ts); set by DeployVerification itself. */
+  statusPath?: string;
 }
 
 export interface DeployVerificationOutputs extends DeployVerificationInputs {
@@ -36,11 +41,39 @@ export interface Served {
   status: number | string;
   generation?: string | null;
   gitSha?: string;
+  /** Instances the cutover status showed not serving this generation yet (then /health was not asked). */
+  behind?: InstanceStatus[];
 }
 
 export interface DeployVerificationProvider extends pulumi.dynamic.ResourceProvider {
   probe(url: string, timeoutMs: number): Promise<Served>;
+  /** Every instance's cutover status, or why there is none. */
+  instances(url: string, timeoutMs: number): Promise<InstanceStatus[] | Served>;
+  /** One poll: the cutover status, then (once every instance is current) /health. */
+  look(inputs: DeployVerificationInputs, timeoutMs: number): Promise<Served>;
   verify(inputs: DeployVerificationInputs): Promise<DeployVerificationOutputs>;
+}
+
+/** An instance whose start of `generation` failed, as an error for `pulumi up`. */
+export function failedStartMessage(inputs: DeployVerificationInputs, instance: InstanceStatus): string {
+  const kept = instance.serving
+    ? `Generation ${instance.serving.generation} still serves there: no request went to the new one`
+    : "Nothing served there before, so that instance answers 503";
+  return `DeployVerification: generation ${inputs.generation} did not start on ${instance.instance}: ${instance.failed?.reason}. ${kept}. Fix what the container's log for generation ${inputs.generation} shows, then run pulumi up again (a new generation starts clean)`;
+}
+
+function describeInstance({ instance, serving }: InstanceStatus): string {
+  return `${instance}: ${serving ? `generation ${serving.generation} of commit ${serving.gitSha}` : "nothing yet"}`;
+}
+
+/** Instances not yet serving this generation of this commit. */
+export function instancesBehind(
+  inputs: DeployVerificationInputs,
+  instances: InstanceStatus[],
+): InstanceStatus[] {
+  return instances.filter(
+    ({ serving }) => serving?.generation !== String(inputs.generation) || serving.gitSha !== inputs.gitSha,
+  );
 }
 
 export const deployVerificationProvider: DeployVerificationProvider = {
@@ -59,6 +92,33 @@ export const deployVerificationProvider: DeployVerificationProvider = {
     }
   },
 
+  async instances(url, timeoutMs) {
+    const { attemptWords, boundedFetch } =
+      require("@spectral/provider-support") as typeof import("@spectral/provider-support");
+    try {
+      const response = await boundedFetch({ timeoutMs, expectJson: true })(url);
+      if (response.status !== 200) return { status: `answered ${response.status}` };
+      return ((await response.json()) as { instances: InstanceStatus[] }).instances;
+    } catch (error) {
+      return { status: attemptWords(error) };
+    }
+  },
+
+  async look(inputs, timeoutMs) {
+    if (inputs.statusPath) {
+      const instances = await this.instances(
+        `${inputs.url.replace(/\/+$/, "")}${inputs.statusPath}`,
+        timeoutMs,
+      );
+      if (!Array.isArray(instances)) return instances;
+      const failed = instances.find((instance) => instance.failed?.generation === String(inputs.generation));
+      if (failed) throw new Error(failedStartMessage(inputs, failed));
+      const behind = instancesBehind(inputs, instances);
+      if (behind.length > 0) return { status: 200, behind };
+    }
+    return this.probe(inputs.url, timeoutMs);
+  },
+
   async verify(inputs) {
     const { DEFAULT_LIMITS } =
       require("@spectral/provider-support") as typeof import("@spectral/provider-support");
@@ -68,12 +128,13 @@ export const deployVerificationProvider: DeployVerificationProvider = {
     let served: Served = { status: "no answer yet" };
     while (Date.now() < deadline) {
       const budgetMs = Math.min(requestMs, deadline - Date.now());
-      const answer = await this.probe(inputs.url, Math.max(1, budgetMs));
+      const answer = await this.look(inputs, Math.max(1, budgetMs));
       // A probe the deadline cut short says nothing about /health: keep what it served before, if anything.
       const cutShort = budgetMs < requestMs && answer.status !== 200;
       if (!cutShort || served.status === "no answer yet") served = answer;
       if (
         served.status === 200 &&
+        !served.behind &&
         served.generation === String(inputs.generation) &&
         served.gitSha === inputs.gitSha
       ) {
@@ -81,16 +142,21 @@ export const deployVerificationProvider: DeployVerificationProvider = {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(poll, Math.max(0, deadline - Date.now()))));
     }
+    // A 401 or 403 is something in front of the Worker, not the app.
+    const next = /^answered 40[13]$/.test(String(served.status))
+      ? `Check what guards ${inputs.url} (Cloudflare Access, WAF rules): the verification must reach it unauthenticated`
+      : `Check the Worker's logs (each instance starts a new generation beside the old one), the container application's rollout of ${inputs.image}, and the app's own logs`;
+    const wanted = `generation ${inputs.generation} of commit ${inputs.gitSha}`;
+    if (served.behind)
+      throw new Error(
+        `DeployVerification: deploy not verified: for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), ${inputs.url}${inputs.statusPath} showed ${served.behind.length} instance(s) not serving ${wanted} (${served.behind.map(describeInstance).join("; ")}). ${next}; then run pulumi up again`,
+      );
     const what =
       served.status === 200
         ? `generation ${served.generation ?? "(none)"} of commit ${served.gitSha ?? "(unknown)"}`
         : `no healthy answer (last: ${served.status})`;
-    // A 401 or 403 is something in front of the Worker, not the app.
-    const next = /^answered 40[13]$/.test(String(served.status))
-      ? `Check what guards ${inputs.url} (Cloudflare Access, WAF rules): the verification must reach /health unauthenticated`
-      : `Check the Worker's logs (the Durable Object restarts its container on a new generation), the container application's rollout of ${inputs.image}, and the app's own logs`;
     throw new Error(
-      `DeployVerification: deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not generation ${inputs.generation} of commit ${inputs.gitSha}. ${next}; then run pulumi up again`,
+      `DeployVerification: deploy not verified: ${inputs.url}/health served ${what} for ${inputs.timeoutSeconds}s (cloudflare.verifyTimeoutSeconds), not ${wanted}. ${next}; then run pulumi up again`,
     );
   },
 

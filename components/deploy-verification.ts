@@ -1,14 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CUTOVER_STATUS_PATH } from "../worker/src/cutover";
 import { type DeployVerificationInputs, deployVerificationProvider } from "./deploy-verification-provider";
 
 /** Every field of the provider's inputs (see deploy-verification-provider.ts), as Pulumi inputs. */
 export type DeployVerificationArgs = {
-  [key in keyof DeployVerificationInputs]: pulumi.Input<DeployVerificationInputs[key]>;
+  [key in keyof Omit<DeployVerificationInputs, "statusPath">]: pulumi.Input<DeployVerificationInputs[key]>;
 };
 
 /**
  * The deploy's own verdict: after the Worker and the container application, `pulumi up` succeeds only when
- * `<url>/health` reports the generation and image commit this update deployed.
+ * every instance serves the generation and image commit this update deployed (the Worker's cutover
+ * status) and `<url>/health` reports them; it fails at once when an instance could not start them.
  */
 export class DeployVerification extends pulumi.dynamic.Resource {
   /** The generation the API was serving when the deploy was verified. */
@@ -18,7 +20,7 @@ export class DeployVerification extends pulumi.dynamic.Resource {
     super(
       deployVerificationProvider,
       name,
-      { ...args, servingGeneration: undefined, verifiedAt: undefined },
+      { ...args, statusPath: CUTOVER_STATUS_PATH, servingGeneration: undefined, verifiedAt: undefined },
       opts,
       "spectral",
       "DeployVerification",

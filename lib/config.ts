@@ -274,7 +274,15 @@ export const SETTINGS = {
     setting(
       INTEGER,
       integerBetween(1, 100),
-      "Named container instances that serve the API (each runs its own set of workers); at most maxInstances.",
+      "Instances that serve the API (each runs its own set of workers); a cutover runs two containers per instance, so at most half of maxInstances.",
+    ),
+  ),
+  "cloudflare.startTimeoutSeconds": defaulted(
+    90,
+    setting(
+      INTEGER,
+      integerBetween(5, 900),
+      "How long a new generation's container may take to answer /health with 200; until then the old one serves, and after it the start counts as failed.",
     ),
   ),
   "cloudflare.workersDev": defaulted(
@@ -466,11 +474,12 @@ const stackConfigSchema = z
     },
   )
   .superRefine((config, ctx) => {
-    if (config["cloudflare.instances"] > config["cloudflare.maxInstances"]) {
+    // Blue/green: each instance runs its new container beside the old one for the drain window.
+    if (config["cloudflare.instances"] * 2 > config["cloudflare.maxInstances"]) {
       ctx.addIssue({
         code: "custom",
         path: ["cloudflare.instances"],
-        message: `must be at most cloudflare.maxInstances (${config["cloudflare.maxInstances"]})`,
+        message: `must be at most half of cloudflare.maxInstances (${config["cloudflare.maxInstances"]}): a cutover runs each instance's old and new containers side by side; raise maxInstances to ${config["cloudflare.instances"] * 2} or lower instances`,
       });
     }
     for (const problem of deployCredentialVaultProblems(config)) ctx.addIssue({ code: "custom", ...problem });

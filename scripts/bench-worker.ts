@@ -9,10 +9,11 @@
  *   kept-alive connection through one CONNECT tunnel of the test's sidecar (docker-proxy.ts, which plays
  *   Cloudflare's proxy-everything sidecar). workerd reuses its tunnel once warm: `tunnels_per_request`
  *   counts the tunnels it opened during the measured requests.
- * - direct_ms: p50 straight to the container's port, for reference;
+ * - direct_ms: p50 straight to the container's port (its bridge address), for reference;
  * - overhead_ratio = warm / harness: what workerd, the Worker and its Durable Object add, the one figure the
  *   goal (<= 1.5) is about;
- * - cutover_ms: from a deploy with a new generation to the first response that shows it.
+ * - cutover_ms: from a deploy with a new generation (a workerd restart) to the first response that shows
+ *   it; the old generation answers meanwhile (blue/green: `pnpm bench:cutover-load` measures that).
  * `SPECTRAL_BENCH_SHORT=1` makes 10 requests instead of 200.
  * Prints `worker: cold_start_ms=… warm_request_ms=… harness_ms=… direct_ms=… tunnels_per_request=…
  * overhead_ratio=… cutover_ms=…`.
@@ -71,9 +72,9 @@ function keepAliveClient(socket: Socket, host: string): { get(path: string): Pro
   };
 }
 
-function connected(port: number): Promise<Socket> {
+function connected(port: number, host = "127.0.0.1"): Promise<Socket> {
   return new Promise((done, fail) => {
-    const socket = connect(port, "127.0.0.1", () => done(socket));
+    const socket = connect(port, host, () => done(socket));
     socket.once("error", fail);
   });
 }
@@ -100,10 +101,11 @@ async function main(): Promise<void> {
   try {
     const cold = await milliseconds(() => healthOk(`${runtime.url}/health`));
     const [sidecar] = runtime.sidecars();
+    const [app] = (await runtime.containers()).filter((each) => each.running);
     const paths = {
       worker: keepAliveClient(await connected(Number(new URL(runtime.url).port)), new URL(runtime.url).host),
       harness: keepAliveClient(await tunnelled(sidecar.port), `127.0.0.1:${APP_PORT}`),
-      direct: keepAliveClient(await connected(APP_PORT), `127.0.0.1:${APP_PORT}`),
+      direct: keepAliveClient(await connected(APP_PORT, app.address), `${app.address}:${APP_PORT}`),
     };
     const timings = { worker: [] as number[], harness: [] as number[], direct: [] as number[] };
     const tunnelsBefore = runtime.sidecars()[0].tunnelsOpened;

@@ -37,10 +37,11 @@ describe("Cloudflare resources (update under mocks)", () => {
   it("uploads the Worker through the script upload, with every binding by name and type and no value in the list", () => {
     const script = inputs(first, TYPES.script);
     const bindings = script.bindings as Binding[];
-    expect(bindings.slice(0, 5)).toEqual([
+    expect(bindings.slice(0, 6)).toEqual([
       { type: "durable_object_namespace", name: "SPECTRAL_APP", className: "SpectralApp" },
       { type: "plain_text", name: "SPECTRAL_SLEEP_AFTER", text: "10m" },
       { type: "plain_text", name: "SPECTRAL_INSTANCES", text: "1" },
+      { type: "plain_text", name: "SPECTRAL_START_TIMEOUT_SECONDS", text: "90" },
       { type: "plain_text", name: "SPECTRAL_GENERATION", text: "1" },
       { type: "plain_text", name: "SPECTRAL_GIT_SHA", text: expect.stringMatching(/^[0-9a-f]{40}$/) },
     ]);

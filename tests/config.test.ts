@@ -261,6 +261,16 @@ describe("stack config", () => {
       ],
       ["sleepAfter 0s", { "cloudflare.sleepAfter": "0s" }, "cloudflare.sleepAfter: must be longer than 0"],
       [
+        "instances with no room for a cutover's second container",
+        { "cloudflare.instances": "2", "cloudflare.maxInstances": "3" },
+        "cloudflare.instances: must be at most half of cloudflare.maxInstances (3): a cutover runs each instance's old and new containers side by side; raise maxInstances to 4 or lower instances",
+      ],
+      [
+        "a start timeout under 5 s",
+        { "cloudflare.startTimeoutSeconds": "1" },
+        "cloudflare.startTimeoutSeconds: must be a whole number between 5 and 900",
+      ],
+      [
         "an owner GitHub refuses",
         { "github.owner": "-spectral" },
         "github.owner: must be a GitHub user or organization name",

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containerEnvVars } from "../worker/src/container-env";
+import { CUTOVER_STATUS_PATH, type InstanceStatus } from "../worker/src/cutover";
 import { type ContainerDouble, startContainerDouble } from "./support/container-double";
 import { type Binding, envOf, programUpload, withText } from "./support/worker-upload";
 import { startWorkerd, type WorkerdProcess } from "./support/workerd";
@@ -56,59 +57,106 @@ describe("the Worker in the real Workers runtime (workerd), container double", (
     expect(upload.compatibilityDate <= newest, `${upload.compatibilityDate} > ${newest}`).toBe(true);
   });
 
-  it("proxies a request to the container, started with exactly containerEnvVars of the Worker's bindings", async () => {
+  /** Polls until `check` holds (the cutover runs in the background of the requests). */
+  async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline)
+        throw new Error(`not within ${timeoutMs} ms: ${what}\n${runtime?.output().slice(-3000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  const served = async (path: string) => {
+    const response = await get(path);
+    expect(response.status, runtime?.output().slice(-3000)).toBe(200);
+    return (await response.json()) as { generation: string; instance: string };
+  };
+  const status = async () =>
+    ((await (await get(CUTOVER_STATUS_PATH)).json()) as { instances: InstanceStatus[] }).instances;
+
+  it("proxies a request to the instance's blue slot, started with exactly containerEnvVars; the router runs no container", async () => {
     const response = await get("/api/things?page=2");
     expect(response.status, runtime?.output()).toBe(200);
     expect(await response.json()).toEqual({
       proxied: "/api/things",
       generation: "1",
-      instance: "instance-0",
+      instance: "instance-0/blue",
     });
-    const container = double.container("instance-0");
-    expect(container.starts).toEqual([containerEnvVars(envOf(bindings))]);
-    expect(container.starts[0].SPECTRAL_GENERATION).toBe("1");
-  });
-
-  it("a new SPECTRAL_GENERATION stops the running container (SIGTERM) and starts it with the new env on the next request; only a 200 /health is ready", async () => {
-    const container = double.container("instance-0");
-    container.healthStatus = 503;
-    await deploy({ SPECTRAL_GENERATION: "2" });
-    const pending = get("/after-deploy");
-    // Not ready while /health answers 503: the request waits.
-    const early = await Promise.race([
-      pending.then(() => "answered"),
-      new Promise((r) => setTimeout(() => r("waiting"), 1_500)),
+    const blue = double.container("instance-0/blue");
+    expect(blue.starts).toEqual([containerEnvVars(envOf(bindings))]);
+    expect(double.container("instance-0").starts).toEqual([]);
+    expect(await status()).toEqual([
+      { instance: "instance-0", serving: { generation: "1", gitSha: double.imageSha }, failed: null },
     ]);
-    expect(early).toBe("waiting");
-    expect(container.signals).toEqual([15]);
-    expect(container.starts.at(-1)).toEqual(containerEnvVars(envOf(bindings)));
-    container.healthStatus = 200;
-    const response = await pending;
-    expect(await response.json()).toMatchObject({ proxied: "/after-deploy", generation: "2" });
-    expect(container.starts.map((env) => env.SPECTRAL_GENERATION)).toEqual(["1", "2"]);
   });
 
-  it("a new SPECTRAL_GENERATION reaches the container on the next cron tick, with no request", async () => {
+  it("a new generation starts green beside blue; blue answers until green's /health is 200, then drains and stops (SIGTERM)", async () => {
+    const [blue, green] = [double.container("instance-0/blue"), double.container("instance-0/green")];
+    green.healthStatus = 503;
+    await deploy({ SPECTRAL_GENERATION: "2" });
+    // No pause: the old generation answers at once while the new one starts.
+    expect(await served("/during-start")).toMatchObject({ generation: "1", instance: "instance-0/blue" });
+    await eventually("green started", () => green.starts.length === 1);
+    expect(green.starts[0]).toEqual(containerEnvVars(envOf(bindings)));
+    expect(await served("/green-not-healthy")).toMatchObject({
+      generation: "1",
+      instance: "instance-0/blue",
+    });
+    expect(blue.signals).toEqual([]);
+    green.healthStatus = 200;
+    await eventually("green serves", async () => (await served("/after")).instance === "instance-0/green");
+    expect(await served("/after")).toMatchObject({ generation: "2", proxied: "/after" });
+    await eventually("blue drained", () => !blue.running);
+    expect(blue.signals).toEqual([15]);
+    expect(blue.starts).toHaveLength(1);
+  });
+
+  it("a generation whose container exits at start, or whose /health answers 500, never takes traffic; the status names it and why; the next one starts clean", async () => {
+    const blue = double.container("instance-0/blue");
+    blue.exitOnStart = true;
     await deploy({ SPECTRAL_GENERATION: "3" });
-    const response = await get("/__test/cron");
-    expect(response.status, runtime?.output()).toBe(200);
-    const container = double.container("instance-0");
-    expect(container.signals).toEqual([15, 15]);
-    expect(container.starts.map((env) => env.SPECTRAL_GENERATION)).toEqual(["1", "2", "3"]);
-    expect(container.running).toBe(true);
+    expect(await served("/crash")).toMatchObject({ generation: "2", instance: "instance-0/green" });
+    await eventually("failure recorded", async () => (await status())[0].failed?.generation === "3");
+    expect((await status())[0]).toEqual({
+      instance: "instance-0",
+      serving: { generation: "2", gitSha: double.imageSha },
+      failed: { generation: "3", reason: expect.stringContaining("the container exited during its start") },
+    });
+    expect(await served("/still-old")).toMatchObject({ generation: "2", instance: "instance-0/green" });
+
+    Object.assign(blue, { exitOnStart: false, healthStatus: 500 });
+    await deploy({ SPECTRAL_GENERATION: "4", SPECTRAL_START_TIMEOUT_SECONDS: "1" });
+    expect(await served("/unhealthy")).toMatchObject({ generation: "2" });
+    await eventually("failure recorded", async () => (await status())[0].failed?.generation === "4");
+    expect((await status())[0].failed?.reason).toBe("/health did not answer 200 within 1 s (last: HTTP 500)");
+    // The failed container was removed: nothing half-started lingers.
+    expect(blue.running).toBe(false);
+    expect(await served("/still-old")).toMatchObject({ generation: "2", instance: "instance-0/green" });
+
+    blue.healthStatus = 200;
+    await deploy({ SPECTRAL_GENERATION: "5" });
+    await eventually("generation 5 serves", async () => (await served("/next")).generation === "5");
+    expect((await status())[0]).toEqual({
+      instance: "instance-0",
+      serving: { generation: "5", gitSha: double.imageSha },
+      failed: null,
+    });
+    expect(blue.starts.map((env) => env.SPECTRAL_GENERATION)).toEqual(["1", "3", "4", "5"]);
   });
 
-  it("the cron tick wakes every instance, starting those not running and leaving current ones alone", async () => {
+  it("the cron tick brings every instance to the generation with no request, and leaves current ones alone", async () => {
     await deploy({ SPECTRAL_INSTANCES: "3" });
-    await get("/__test/cron");
-    for (const name of ["instance-0", "instance-1", "instance-2"])
-      expect(double.container(name).running, name).toBe(true);
-    expect(double.container("instance-0").starts).toHaveLength(3);
-    expect(double.container("instance-1").starts.map((env) => env.SPECTRAL_GENERATION)).toEqual(["3"]);
+    expect((await get("/__test/cron")).status, runtime?.output()).toBe(200);
+    for (const name of ["instance-1/blue", "instance-2/blue"])
+      expect(
+        double.container(name).starts.map((env) => env.SPECTRAL_GENERATION),
+        name,
+      ).toEqual(["5"]);
+    expect(double.container("instance-0/blue").starts).toHaveLength(4);
+    expect((await status()).map((each) => each.serving?.generation)).toEqual(["5", "5", "5"]);
     // Requests are spread across the three.
-    const served = new Set<string>();
-    for (let i = 0; i < 30; i++)
-      served.add(((await (await get("/spread")).json()) as { instance: string }).instance);
-    expect(served).toEqual(new Set(["instance-0", "instance-1", "instance-2"]));
+    const instances = new Set<string>();
+    for (let i = 0; i < 30; i++) instances.add((await served("/spread")).instance);
+    expect(instances).toEqual(new Set(["instance-0/blue", "instance-1/blue", "instance-2/blue"]));
   });
 });

@@ -4,7 +4,19 @@ import { parseStackConfig } from "../lib/config";
 import { workerSecretBindings } from "../lib/secrets/bindings";
 import { bundleWorker } from "../lib/worker/bundle";
 import { ContainerEnvError, containerEnvVars } from "../worker/src/container-env";
-import { cutoverAction, IMAGE_RETRY_MS, instanceCount, instanceNames } from "../worker/src/cutover";
+import {
+  afterFailedStart,
+  afterStart,
+  decideRoute,
+  instanceCount,
+  instanceNames,
+  instanceStatus,
+  otherSlot,
+  RETRY_MS,
+  type Routing,
+  slotName,
+  startTimeoutMs,
+} from "../worker/src/cutover";
 import { alphaConfig, REPO_ROOT } from "./support/alpha";
 
 const manifest = parseStackConfig(alphaConfig()).secrets;
@@ -96,36 +108,99 @@ describe("bundleWorker", () => {
   });
 });
 
-describe("cutoverAction (when an object (re)starts its container)", () => {
+describe("decideRoute (blue/green: which slot serves, and when the next one starts)", () => {
   const wanted = { generation: "8", gitSha: "bbbb" };
   const now = 1_000_000;
-
-  it("starts a container that is not running", () => {
-    expect(cutoverAction(wanted, false, undefined, now)).toBe("start");
-    expect(cutoverAction(wanted, false, { ...wanted, startedAt: now }, now)).toBe("start");
+  const serving = (generation: string, gitSha: string, startedAt = now - 5): Routing => ({
+    serving: { slot: "green", generation, gitSha, startedAt },
   });
 
-  it("serves a container started for this generation and image", () => {
-    expect(cutoverAction(wanted, true, { ...wanted, startedAt: now - 5 }, now)).toBe("serve");
+  it("starts blue when nothing serves yet: the request waits for it", () => {
+    expect(decideRoute(wanted, {}, now)).toEqual({ startIn: "blue" });
   });
 
-  it("restarts at once a container started for another generation, or for an unknown one", () => {
-    expect(cutoverAction(wanted, true, { generation: "7", gitSha: "bbbb", startedAt: now }, now)).toBe(
-      "restart",
+  it("serves the slot that runs this generation and image, and starts nothing", () => {
+    expect(decideRoute(wanted, serving("8", "bbbb"), now)).toEqual({ serve: "green" });
+  });
+
+  it("on a new generation, keeps serving the old slot while the other one starts", () => {
+    expect(decideRoute(wanted, serving("7", "bbbb"), now)).toEqual({ serve: "green", startIn: "blue" });
+    expect(decideRoute(wanted, { serving: { ...serving("7", "bbbb").serving!, slot: "blue" } }, now)).toEqual(
+      {
+        serve: "blue",
+        startIn: "green",
+      },
     );
-    expect(cutoverAction(wanted, true, undefined, now)).toBe("restart");
   });
 
-  it("restarts a container still serving an older image at most once a minute, until the rollout reaches it", () => {
-    const old = { generation: "8", gitSha: "aaaa" };
-    expect(cutoverAction(wanted, true, { ...old, startedAt: now - 1_000 }, now)).toBe("serve");
-    expect(cutoverAction(wanted, true, { ...old, startedAt: now - IMAGE_RETRY_MS }, now)).toBe("restart");
+  it("replaces a container still serving an older image at most once a minute, until the rollout reaches it", () => {
+    expect(decideRoute(wanted, serving("8", "aaaa", now - 1_000), now)).toEqual({ serve: "green" });
+    expect(decideRoute(wanted, serving("8", "aaaa", now - RETRY_MS), now)).toEqual({
+      serve: "green",
+      startIn: "blue",
+    });
   });
 
-  it("names the instances as getRandom does, and reads SPECTRAL_INSTANCES defensively", () => {
+  it("after a failed start, the old slot serves and the same generation is tried again only after a minute", () => {
+    const failed = { generation: "8", reason: "the container exited during its start", at: now - 1_000 };
+    expect(decideRoute(wanted, { ...serving("7", "bbbb"), failed }, now)).toEqual({ serve: "green" });
+    expect(
+      decideRoute(wanted, { ...serving("7", "bbbb"), failed: { ...failed, at: now - RETRY_MS } }, now),
+    ).toEqual({ serve: "green", startIn: "blue" });
+    // Nothing to serve and a recent failure: no start per request.
+    expect(decideRoute(wanted, { failed }, now)).toEqual({});
+    // The next generation starts clean, whatever failed before.
+    expect(decideRoute({ ...wanted, generation: "9" }, { ...serving("7", "bbbb"), failed }, now)).toEqual({
+      serve: "green",
+      startIn: "blue",
+    });
+  });
+});
+
+describe("afterStart and afterFailedStart (the router's record)", () => {
+  const now = 5_000;
+  const old: Routing = { serving: { slot: "blue", generation: "7", gitSha: "aaaa", startedAt: 1 } };
+
+  it("a healthy start serves, the previous slot drains, and an earlier failure is forgotten", () => {
+    const failed = { generation: "8", reason: "x", at: 2 };
+    expect(afterStart({ ...old, failed }, "green", { generation: "9", gitSha: "bbbb" }, now)).toEqual({
+      serving: { slot: "green", generation: "9", gitSha: "bbbb", startedAt: now },
+      draining: "blue",
+    });
+    expect(afterStart({}, "blue", { generation: "1", gitSha: "aaaa" }, now)).toEqual({
+      serving: { slot: "blue", generation: "1", gitSha: "aaaa", startedAt: now },
+    });
+  });
+
+  it("a failed start keeps what served, and records the generation and the reason", () => {
+    expect(afterFailedStart(old, "8", "/health did not answer 200 within 5 s (last: HTTP 500)", now)).toEqual(
+      {
+        ...old,
+        failed: {
+          generation: "8",
+          reason: "/health did not answer 200 within 5 s (last: HTTP 500)",
+          at: now,
+        },
+      },
+    );
+    expect(instanceStatus("instance-0", afterFailedStart(old, "8", "boom", now))).toEqual({
+      instance: "instance-0",
+      serving: { generation: "7", gitSha: "aaaa" },
+      failed: { generation: "8", reason: "boom" },
+    });
+  });
+});
+
+describe("names and settings the Worker reads", () => {
+  it("names the instances and their slots, and reads SPECTRAL_INSTANCES and the start timeout defensively", () => {
     expect(instanceNames(3)).toEqual(["instance-0", "instance-1", "instance-2"]);
+    expect(slotName("instance-1", "green")).toBe("instance-1/green");
+    expect([otherSlot("blue"), otherSlot("green"), otherSlot(undefined)]).toEqual(["green", "blue", "blue"]);
     expect([instanceCount("2"), instanceCount("0"), instanceCount("x"), instanceCount(undefined)]).toEqual([
       2, 1, 1, 1,
+    ]);
+    expect([startTimeoutMs("20"), startTimeoutMs("0"), startTimeoutMs(undefined)]).toEqual([
+      20_000, 90_000, 90_000,
     ]);
   });
 });

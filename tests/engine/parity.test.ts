@@ -69,6 +69,7 @@ describe.skipIf(cannotRun !== undefined)(
               ...settingBindings({
                 sleepAfter: config["cloudflare.sleepAfter"],
                 instances: config["cloudflare.instances"],
+                startTimeoutSeconds: config["cloudflare.startTimeoutSeconds"],
                 generation: digit,
                 gitSha: gitShaOf(image(digit)),
               }),

@@ -356,6 +356,7 @@ export class WranglerStandIns {
         ...settingBindings({
           sleepAfter: "10m",
           instances: 1,
+          startTimeoutSeconds: 90,
           generation: String(generation),
           gitSha: gitShaOf(image),
         }),

@@ -93,9 +93,11 @@ describe.skipIf(missing !== undefined)(
       expect(await scenario.generations()).toBe(before.rows + 1);
       expect(scenario.fake.rollouts).toHaveLength(before.rollouts);
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
-      expect(scenario.double.container("instance-0").starts.at(-1)?.STRIPE_SECRET_KEY).toBe(
-        "sk_engine_rotated_4410",
-      );
+      // The new generation's container (in whichever slot it started) got the rotated value.
+      const started = ["instance-0/blue", "instance-0/green"]
+        .flatMap((slot) => scenario.double.container(slot).starts)
+        .filter((env) => env.SPECTRAL_GENERATION === String(result.outputs.generation.value));
+      expect(started.map((env) => env.STRIPE_SECRET_KEY)).toEqual(["sk_engine_rotated_4410"]);
       base = rotated;
     });
 

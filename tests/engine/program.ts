@@ -108,6 +108,7 @@ export function engineProgram(inputs: EngineInputs): PulumiFn {
         compatibilityFlags: [],
         sleepAfter: "10m",
         instances: 1,
+        startTimeoutSeconds: 90,
         bindingSlots: workerBindingSlots(manifest),
         secretBindings: containerBindings,
         digestKey,

@@ -15,6 +15,8 @@ export interface DoubleContainer {
   signals: number[];
   /** What /health answers with while running. */
   healthStatus: number;
+  /** Exit (code 3) right after each start, as an image that crashes at start does. */
+  exitOnStart: boolean;
   /** The image's commit the container reports (the application's current image). */
   imageSha: string;
   stopped: (() => void)[];
@@ -54,6 +56,7 @@ export async function startContainerDouble(): Promise<ContainerDouble> {
           starts: [],
           signals: [],
           healthStatus: 200,
+          exitOnStart: false,
           imageSha: this.imageSha,
           stopped: [],
         };
@@ -81,6 +84,7 @@ export async function startContainerDouble(): Promise<ContainerDouble> {
       const { env } = (await body(request)) as { env: Record<string, string> };
       Object.assign(container, { running: true, imageSha: double.imageSha });
       container.starts.push(env);
+      if (container.exitOnStart) setTimeout(() => stop(container), 0);
       return send(200, {});
     }
     if (action === "signal") {

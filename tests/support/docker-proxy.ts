@@ -6,9 +6,11 @@
  *   2. creates and starts `<name>-proxy` from cloudflare/proxy-everything, publishing port 39001
  *                                                  -> played here: a 127.0.0.1 listener that answers
  *                                                     PUT /egress and GET /ca, and tunnels CONNECT;
- *   3. creates the app with NetworkMode container:<name>-proxy -> rewritten to host;
+ *   3. creates the app with NetworkMode container:<name>-proxy -> rewritten to the engine's bridge, so
+ *                                                     each container has its own address and port 8000
+ *                                                     (blue and green run side by side, as at Cloudflare);
  *   4. reaches the app with CONNECT 127.0.0.1:<port> through the sidecar's published port
- *                                                  -> tunnelled to the app's port on the host network.
+ *                                                  -> tunnelled to that port at the app's bridge address.
  * Everything else passes through to the engine unchanged. `log` records each call, for debugging.
  */
 import { randomBytes } from "node:crypto";
@@ -41,8 +43,24 @@ async function readAll(stream: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** The sidecar: PUT /egress and GET /ca answered, CONNECT host:port tunnelled on the host network. */
-async function startSidecar(name: string): Promise<Sidecar> {
+/** The bridge address of container `name` on the engine, read when a tunnel opens (a restart may change it). */
+async function bridgeAddress(engineSocket: string, name: string): Promise<string> {
+  const answer = await new Promise<IncomingMessage>((resolve, reject) =>
+    httpRequest({ socketPath: engineSocket, agent: false, path: `/containers/${name}/json` }, resolve)
+      .on("error", reject)
+      .end(),
+  );
+  const inspected = JSON.parse((await readAll(answer)).toString("utf8")) as {
+    NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
+  };
+  const address = inspected.NetworkSettings?.Networks?.bridge?.IPAddress;
+  if (!address) throw new Error(`container ${name} has no bridge address (${answer.statusCode})`);
+  return address;
+}
+
+/** The sidecar: PUT /egress and GET /ca answered, CONNECT <loopback>:port tunnelled to its app container. */
+async function startSidecar(name: string, engineSocket: string): Promise<Sidecar> {
+  const app = name.replace(/-proxy$/, "");
   const server = createHttpServer((request, response) => {
     void readAll(request).then(() => response.writeHead(200, { "content-type": "text/plain" }).end(""));
   });
@@ -53,18 +71,33 @@ async function startSidecar(name: string): Promise<Sidecar> {
     socket.once("close", () => tunnels.delete(socket));
   };
   server.on("connect", (request: IncomingMessage, client: Socket, head: Buffer) => {
-    const [host, port] = (request.url ?? "").split(":");
+    const port = Number((request.url ?? "").split(":").at(-1));
     opened++;
     track(client);
-    const upstream = connect(Number(port), host === "localhost" ? "127.0.0.1" : host, () => {
-      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    track(upstream);
-    upstream.on("error", () => client.destroy());
-    client.on("error", () => upstream.destroy());
+    client.on("error", () => client.destroy());
+    bridgeAddress(engineSocket, app).then(
+      (address) => {
+        let established = false;
+        const upstream = connect(port, address, () => {
+          established = true;
+          client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+          if (head.length > 0) upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        track(upstream);
+        // Nothing listens there yet: proxy-everything answers 400, which workerd reports as "Container is
+        // not listening to port <n>" (workerd container-client.c++); a dropped socket would read as a lost
+        // connection instead, and @cloudflare/containers resets the Durable Object for that.
+        upstream.on("error", () =>
+          established
+            ? client.destroy()
+            : client.end("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"),
+        );
+        client.on("close", () => upstream.destroy());
+      },
+      () => client.destroy(),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
@@ -134,7 +167,7 @@ export async function startDockerProxy(engineSocket: string, socketPath: string)
     const create = request.method === "POST" && path === "/containers/create";
     const name = url.searchParams.get("name") ?? "";
     if (create && name.endsWith("-proxy")) {
-      const sidecar = await startSidecar(name);
+      const sidecar = await startSidecar(name, engineSocket);
       sidecars.set(sidecar.id, sidecar);
       return json(response, 201, { Id: sidecar.id, Warnings: [] });
     }
@@ -165,7 +198,7 @@ export async function startDockerProxy(engineSocket: string, socketPath: string)
     }
     if (create) {
       const spec = JSON.parse(body.toString("utf8") || "{}") as { HostConfig?: { NetworkMode?: string } };
-      if (spec.HostConfig?.NetworkMode?.startsWith("container:")) spec.HostConfig.NetworkMode = "host";
+      if (spec.HostConfig?.NetworkMode?.startsWith("container:")) spec.HostConfig.NetworkMode = "bridge";
       return passThrough(request, Buffer.from(JSON.stringify(spec)), response);
     }
     return passThrough(request, body, response);

@@ -1,10 +1,15 @@
 /**
  * The Worker in the real Workers runtime with the real app image: workerd runs the exact bundle with the
  * program's alpha bindings, and its container support drives the private Docker engine through
- * docker-proxy.ts. For the container suite and `pnpm bench:worker`. workerd names its containers
- * `workerd-<uniqueKey>-<object id>`; leftovers from an earlier run would answer on the host's port, so they
- * are removed before and after.
+ * docker-proxy.ts (each container on the engine's bridge, with its own address). For the container suite,
+ * `pnpm bench:worker` and `pnpm bench:cutover-load`. workerd names its containers
+ * `workerd-<uniqueKey>-<object id>`; leftovers from an earlier run are removed before and after.
+ *
+ * Two ways to deploy: `deploy` restarts workerd with new bindings (requests in flight fail), `rollOut`
+ * changes them in the running workerd (workerd-test-entry.js) and can swap the image new containers run,
+ * as an application rollout does: requests in flight finish, as at Cloudflare.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,8 +18,21 @@ import { docker, type Engine, imageTag } from "./image-builds";
 import { type Binding, programUpload, type WorkerUpload, withText } from "./worker-upload";
 import { startWorkerd, type WorkerdProcess } from "./workerd";
 
-/** The app's port: the Durable Object's defaultPort, on the host network. */
+/** The app's port: the Durable Object's defaultPort, at each container's bridge address. */
 export const APP_PORT = 8000;
+/** The tag workerd's containers run: the app image, or whatever `rollOut` swapped in. */
+export const SERVING_IMAGE = "spectral-test/app-serving:latest";
+
+/** One of workerd's app containers, as the engine reports it. */
+export interface AppContainer {
+  name: string;
+  running: boolean;
+  generation: string;
+  /** ms since the epoch; finishedAt is 0 while it runs. */
+  startedAt: number;
+  finishedAt: number;
+  address: string;
+}
 
 export class WorkerContainerRuntime {
   private runtime: WorkerdProcess | undefined;
@@ -33,6 +51,7 @@ export class WorkerContainerRuntime {
     const upload = programUpload();
     const dir = mkdtempSync(join(tmpdir(), "spectral-worker-runtime-"));
     removeWorkerdContainers(engine);
+    docker(engine, ["tag", imageTag("app"), SERVING_IMAGE]);
     const proxy = await startDockerProxy(
       engine.dockerHost.replace(/^unix:\/\//, ""),
       join(dir, "docker.sock"),
@@ -61,9 +80,61 @@ export class WorkerContainerRuntime {
         compatibilityFlags: [],
         bindings: this.bindings,
         testEntry: true,
-        containerEngine: { socketPath: this.proxy.socketPath, imageName: imageTag("app") },
+        containerEngine: { socketPath: this.proxy.socketPath, imageName: SERVING_IMAGE },
       },
       this.dir,
+    );
+  }
+
+  /**
+   * A deploy in the running workerd: new binding texts for the Worker and its objects, and (with `image`)
+   * the image containers started from now on run. Nothing blocks the event loop: load may be running.
+   */
+  async rollOut(changes: Record<string, string>, image?: string): Promise<void> {
+    if (image) await this.dockerAsync(["tag", image, SERVING_IMAGE]);
+    this.bindings = withText(this.bindings, changes);
+    const response = await fetch(`${this.url}/__test/deploy`, {
+      method: "POST",
+      body: JSON.stringify(changes),
+    });
+    if (response.status !== 200) throw new Error(`the deploy hook answered ${response.status}`);
+  }
+
+  /** Every app container workerd started in this run, running or exited (read without blocking). */
+  async containers(): Promise<AppContainer[]> {
+    const ids = (await this.dockerAsync(["ps", "-aq", "--filter", "name=workerd-"]))
+      .split("\n")
+      .filter(Boolean);
+    if (ids.length === 0) return [];
+    const inspected = JSON.parse(await this.dockerAsync(["inspect", ...ids])) as {
+      Name: string;
+      Config: { Env: string[] | null };
+      State: { Running: boolean; StartedAt: string; FinishedAt: string };
+      NetworkSettings: { Networks?: Record<string, { IPAddress?: string }> };
+    }[];
+    const time = (text: string) => (text.startsWith("0001") ? 0 : Date.parse(text));
+    return inspected
+      .filter((each) => !each.Name.endsWith("-proxy"))
+      .map((each) => ({
+        name: each.Name.replace(/^\//, ""),
+        running: each.State.Running,
+        generation:
+          (each.Config.Env ?? []).find((e) => e.startsWith("SPECTRAL_GENERATION="))?.split("=")[1] ?? "",
+        startedAt: time(each.State.StartedAt),
+        finishedAt: each.State.Running ? 0 : time(each.State.FinishedAt),
+        address: each.NetworkSettings.Networks?.bridge?.IPAddress ?? "",
+      }));
+  }
+
+  private dockerAsync(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) =>
+      execFile(
+        "/usr/bin/docker",
+        args,
+        { env: { ...process.env, DOCKER_HOST: this.engine.dockerHost }, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`docker ${args[0]}: ${stderr}`)) : resolve(stdout.trim()),
+      ),
     );
   }
 
@@ -76,7 +147,7 @@ export class WorkerContainerRuntime {
     return this.proxy.sidecars();
   }
 
-  /** The app containers workerd started (not the sidecars this side plays). */
+  /** The running app containers workerd started (not the sidecars this side plays). */
   appContainers(): string[] {
     return docker(this.engine, ["ps", "--filter", "name=workerd-", "--format", "{{.Names}}"])
       .split("\n")

@@ -3,7 +3,17 @@
 // (defined on ctx before the bundle's constructor runs, as the platform facts describe). The double is a facade over a server in the test
 // process (container-double.ts), so a "container" outlives a workerd restart, as a real one outlives a
 // Worker deployment. It also lets the test fire the bundle's cron handler: GET /__test/cron.
+//
+// POST /__test/deploy {binding: text} deploys new binding texts without restarting workerd: from then on
+// the Worker and every Durable Object read them, as each does after a Cloudflare deployment, while requests
+// already in flight finish. A restart of workerd would fail those requests, which a Cloudflare deployment
+// does not (new requests go to the new version; the old one finishes its own), so load tests deploy here.
 import * as bundle from "./index.js";
+
+/** Binding texts deployed since workerd started; the Worker and its objects share this module. */
+let deployed = {};
+const current = (env) =>
+  new Proxy(env, { get: (target, name) => (name in deployed ? deployed[name] : target[name]) });
 
 class ContainerDouble {
   constructor(key, double, initial) {
@@ -64,20 +74,25 @@ export class SpectralApp extends bundle.SpectralApp {
         value: new ContainerDouble(key, env.CONTAINER_DOUBLE, initial),
       });
     }
-    super(ctx, env);
+    super(ctx, current(env));
   }
 }
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === "/__test/cron") {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/__test/deploy" && request.method === "POST") {
+      deployed = { ...deployed, ...(await request.json()) };
+      return new Response("deployed");
+    }
+    if (pathname === "/__test/cron") {
       await bundle.default.scheduled(
         { cron: "* * * * *", scheduledTime: Date.now(), noRetry() {} },
-        env,
+        current(env),
         ctx,
       );
       return new Response("cron done");
     }
-    return bundle.default.fetch(request, env, ctx);
+    return bundle.default.fetch(request, current(env), ctx);
   },
 };

@@ -1,43 +1,104 @@
 /**
- * When a Durable Object must (re)start its container. Pure, so it is unit-tested in Node; the class in
- * index.ts calls it on every request and every cron tick.
+ * Which container serves an instance, and when to start the next one. Pure, so it is unit-tested in
+ * Node; the Durable Objects in index.ts call it on every request and every cron tick.
  *
- * A running container keeps the environment it started with, and an application rollout is no promise
- * that it restarts (platform facts; cloudflare/containers #233). So each object records what its running
- * container was started for, and compares it with what the Worker now carries:
- *   - not running                         -> start it (with the Worker's current environment);
- *   - started for another generation      -> restart it at once: a new generation is a new environment
- *                                            (a rotated secret, a new image, new settings);
- *   - serving another image than expected -> the application's rollout has not reached this instance
- *                                            yet: restart it, at most once a minute, until it serves the
- *                                            new image. An env-only change never waits for a rollout.
+ * Blue/green per instance: `instance-<i>` is a router object that runs no container of its own. It keeps
+ * a Routing record and forwards each request to one of two slot objects, `instance-<i>/blue` and
+ * `instance-<i>/green`, each with its own container. A running container keeps the environment it started
+ * with (platform facts; cloudflare/containers #233), so when the Worker carries a new generation:
+ *   1. the idle slot starts a container for it, beside the serving one, and waits for a 200 /health;
+ *   2. only then does the router record it as serving: new requests go there;
+ *   3. the old slot drains (its in-flight requests finish) and its container stops (SIGTERM).
+ * A start that fails (the container exits, /health never answers 200, the start timeout) is recorded
+ * against its generation; the old slot keeps serving, and the same generation is tried again at most
+ * once a minute. A new image that the application's rollout has not reached yet starts with the old
+ * image: it serves (its environment is new), and is replaced the same way, at most once a minute, until
+ * /health reports the image's commit. An env-only change never waits for a rollout.
  */
 
-/** What a container was started for, or what the Worker expects. */
-export interface StartedFor {
+export type Slot = "blue" | "green";
+
+/** What the Worker expects to be served: its SPECTRAL_GENERATION and SPECTRAL_GIT_SHA. */
+export interface Wanted {
   generation: string;
-  /** The image's commit: what /health reported after the start, or what the Worker expects. */
   gitSha: string;
-  /** When the container was (re)started, ms since the epoch. */
-  startedAt?: number;
 }
 
-export type CutoverAction = "serve" | "start" | "restart";
+/** The slot that takes an instance's requests, and what its container was started for. */
+export interface Serving extends Wanted {
+  slot: Slot;
+  /** When its container became healthy, ms since the epoch. */
+  startedAt: number;
+}
 
-/** How long to wait between restarts that hope for a rolled-out image. */
-export const IMAGE_RETRY_MS = 60_000;
+/** A generation whose container did not become healthy, and why. */
+export interface FailedStart {
+  generation: string;
+  reason: string;
+  at: number;
+}
 
-export function cutoverAction(
-  wanted: StartedFor,
-  running: boolean,
-  startedFor: StartedFor | undefined,
-  now: number,
-): CutoverAction {
-  if (!running) return "start";
-  if (startedFor === undefined || startedFor.generation !== wanted.generation) return "restart";
-  if (startedFor.gitSha !== wanted.gitSha && now - (startedFor.startedAt ?? 0) >= IMAGE_RETRY_MS)
-    return "restart";
-  return "serve";
+/** The router's record, kept in its storage so a reset object carries on where it was. */
+export interface Routing {
+  serving?: Serving;
+  failed?: FailedStart;
+  /** A slot whose container still has to be stopped (its drain had not finished). */
+  draining?: Slot;
+}
+
+/** Serve from `serve` (if any slot can), and start `startIn` for the wanted generation (if needed). */
+export interface RouteDecision {
+  serve?: Slot;
+  startIn?: Slot;
+}
+
+/** How long to wait before starting again: a failed generation, or an image not rolled out yet. */
+export const RETRY_MS = 60_000;
+
+export function otherSlot(slot: Slot | undefined): Slot {
+  return slot === "blue" ? "green" : "blue";
+}
+
+export function decideRoute(wanted: Wanted, routing: Routing, now: number): RouteDecision {
+  const { serving, failed } = routing;
+  const recentlyFailed = failed?.generation === wanted.generation && now - failed.at < RETRY_MS;
+  if (!serving) return recentlyFailed ? {} : { startIn: "blue" };
+  const current = serving.generation === wanted.generation;
+  const imageDue = serving.gitSha !== wanted.gitSha && now - serving.startedAt >= RETRY_MS;
+  if (recentlyFailed || (current && !imageDue)) return { serve: serving.slot };
+  return { serve: serving.slot, startIn: otherSlot(serving.slot) };
+}
+
+/** The record after a healthy start in `slot`: it serves; the slot that served before drains. */
+export function afterStart(routing: Routing, slot: Slot, served: Wanted, now: number): Routing {
+  return {
+    serving: { slot, ...served, startedAt: now },
+    ...(routing.serving && routing.serving.slot !== slot ? { draining: routing.serving.slot } : {}),
+  };
+}
+
+/** The record after a failed start: whatever served still serves. */
+export function afterFailedStart(routing: Routing, generation: string, reason: string, now: number): Routing {
+  return { ...routing, failed: { generation, reason, at: now } };
+}
+
+/** What one instance reports to the deploy's verification (GET CUTOVER_STATUS_PATH). */
+export interface InstanceStatus {
+  instance: string;
+  serving: Wanted | null;
+  failed: Pick<FailedStart, "generation" | "reason"> | null;
+}
+
+/** The Worker's own path for the cutover status of every instance; the app never sees it. */
+export const CUTOVER_STATUS_PATH = "/.well-known/spectral/cutover";
+
+export function instanceStatus(instance: string, routing: Routing): InstanceStatus {
+  const { serving, failed } = routing;
+  return {
+    instance,
+    serving: serving ? { generation: serving.generation, gitSha: serving.gitSha } : null,
+    failed: failed ? { generation: failed.generation, reason: failed.reason } : null,
+  };
 }
 
 /** The fields of the app's /health the cutover reads; anything but a 200 with JSON is not ready. */
@@ -50,8 +111,18 @@ export function instanceNames(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `instance-${index}`);
 }
 
+export function slotName(instance: string, slot: Slot): string {
+  return `${instance}/${slot}`;
+}
+
 /** SPECTRAL_INSTANCES as a count: a whole number from 1, else 1. */
 export function instanceCount(text: unknown): number {
   const count = Number(text);
   return Number.isInteger(count) && count >= 1 ? count : 1;
+}
+
+/** SPECTRAL_START_TIMEOUT_SECONDS in ms: a whole number of seconds from 1, else 90 s. */
+export function startTimeoutMs(text: unknown): number {
+  const seconds = Number(text);
+  return (Number.isInteger(seconds) && seconds >= 1 ? seconds : 90) * 1000;
 }
