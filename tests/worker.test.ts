@@ -14,6 +14,7 @@ import {
   otherSlot,
   RETRY_MS,
   type Routing,
+  retryReset,
   slotName,
   startTimeoutMs,
 } from "../worker/src/cutover";
@@ -188,6 +189,41 @@ describe("afterStart and afterFailedStart (the router's record)", () => {
       serving: { generation: "7", gitSha: "aaaa" },
       failed: { generation: "8", reason: "boom" },
     });
+  });
+});
+
+describe("retryReset (a Durable Object reset by a deploy)", () => {
+  const reset = Object.assign(new Error("Durable Object reset because its code was updated."), {
+    retryable: true,
+  });
+  const calls = (...outcomes: (Response | Error)[]) => {
+    let made = 0;
+    const call = async () => {
+      const outcome = outcomes[made++];
+      if (outcome instanceof Error) throw outcome;
+      return outcome;
+    };
+    return { call, made: () => made };
+  };
+
+  it("sends a GET or HEAD once more when the call failed with a retryable reset", async () => {
+    for (const method of ["GET", "HEAD"]) {
+      const { call, made } = calls(reset, new Response("ok"));
+      expect(await (await retryReset(new Request("http://x/", { method }), call)).text()).toBe("ok");
+      expect(made()).toBe(2);
+    }
+  });
+
+  it("never repeats a request with a body, nor a failure that is not retryable", async () => {
+    const post = calls(reset, new Response("twice"));
+    await expect(
+      retryReset(new Request("http://x/", { method: "POST", body: "{}" }), post.call),
+    ).rejects.toBe(reset);
+    expect(post.made()).toBe(1);
+    const fatal = new Error("boom");
+    const get = calls(fatal, new Response("never"));
+    await expect(retryReset(new Request("http://x/"), get.call)).rejects.toBe(fatal);
+    expect(get.made()).toBe(1);
   });
 });
 

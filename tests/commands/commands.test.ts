@@ -70,6 +70,7 @@ const HOW: Record<string, How> = {
   "pnpm bench:engine": bench("engine"),
   "pnpm bench:worker": bench("worker"),
   "pnpm bench:cutover": bench("cutover"),
+  "pnpm bench:cutover-load": bench("cutover_load"),
   "pnpm bench:faults": bench("faults"),
   "pnpm bench:lifecycle": bench("lifecycle"),
   "pnpm bench:noop": bench("noop"),

@@ -3,13 +3,19 @@
 // bounded load loop (tests/support/cutover-load.ts) runs through each deploy; deploys happen inside the
 // running workerd (WorkerContainerRuntime.rollOut), as a Cloudflare deployment leaves requests in flight
 // alone. Speed is pnpm bench:cutover-load's; these tests assert what happens.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { InstanceStatus } from "../../worker/src/cutover";
-import { loadThroughCutover, overlapSeconds, servesOnly } from "../support/cutover-load";
-import { buildImage, containerLogs, imageTag } from "../support/image-builds";
+import {
+  APP_VARIANTS,
+  type AppVariant,
+  buildAppVariants,
+  loadThroughCutover,
+  NEW_SHA,
+  overlapSeconds,
+  servesOnly,
+  variantTag,
+} from "../support/cutover-load";
+import { containerLogs } from "../support/image-builds";
 import { WorkerContainerRuntime } from "../support/worker-container-runtime";
 import { envOf } from "../support/worker-upload";
 import { setup, skipReason, startEnvironment } from "./run";
@@ -18,17 +24,6 @@ import { setup, skipReason, startEnvironment } from "./run";
 const START_TIMEOUT_SECONDS = 10;
 /** The supervisor's stop grace plus the router's drain limit: how long an old container may outlive a cutover. */
 const DRAIN_BOUND_S = 30 + 30;
-const NEW_SHA = "feedfacefeedfacefeedfacefeedfacefeedface";
-
-/** Images built FROM the app image: a new commit, and three that never become healthy. */
-const DERIVED: Record<string, string> = {
-  "new-commit": `RUN sed -i 's/"sha": *"[0-9a-f]*"/"sha": "${NEW_SHA}"/' /app/version.json`,
-  "crash-at-start": `ENTRYPOINT ["/bin/sh", "-c", "echo 'spectral: refusing to start' >&2; exit 3"]`,
-  "health-500": `RUN echo '{not json' > /app/version.json`,
-  "never-listens": `ENTRYPOINT ["/bin/sleep", "infinity"]`,
-};
-const derivedTag = (name: string) => `spectral-test/app-${name}:latest`;
-
 describe.skipIf(skipReason !== undefined)(
   "zero-pause cutover: the Worker and the real app image in workerd (local Docker API proxy)",
   () => {
@@ -70,15 +65,7 @@ describe.skipIf(skipReason !== undefined)(
 
     beforeAll(async () => {
       if ("skipped" in setup) return;
-      const dir = mkdtempSync(join(tmpdir(), "spectral-derived-"));
-      try {
-        for (const [name, line] of Object.entries(DERIVED)) {
-          writeFileSync(join(dir, "Dockerfile"), `FROM ${imageTag("app")}\n${line}\n`);
-          buildImage(engine(), join(dir, "Dockerfile"), dir, derivedTag(name));
-        }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      buildAppVariants(engine(), Object.keys(APP_VARIANTS) as AppVariant[]);
       runtime = await WorkerContainerRuntime.start(engine());
       await runtime.rollOut({ SPECTRAL_START_TIMEOUT_SECONDS: String(START_TIMEOUT_SECONDS) });
       await settled();
@@ -109,7 +96,7 @@ describe.skipIf(skipReason !== undefined)(
     });
 
     it("one instance, a new image: the new commit serves once its container is healthy, with no failed request", async () => {
-      const { load, to } = await cutover({ SPECTRAL_GIT_SHA: NEW_SHA }, derivedTag("new-commit"), NEW_SHA);
+      const { load, to } = await cutover({ SPECTRAL_GIT_SHA: NEW_SHA }, variantTag("new-commit"), NEW_SHA);
       expect(load.failed, load.failures.join("\n")).toBe(0);
       expect(await status()).toEqual([
         { instance: "instance-0", serving: { generation: to, gitSha: NEW_SHA }, failed: null },
@@ -137,12 +124,12 @@ describe.skipIf(skipReason !== undefined)(
         new RegExp(`/health did not answer 200 within ${START_TIMEOUT_SECONDS} s \\(last: HTTP 500\\)`),
       ],
       ["never-listens", new RegExp(`/health did not answer 200 within ${START_TIMEOUT_SECONDS} s`)],
-    ])(
+    ] as [AppVariant, RegExp][])(
       "a new image that fails to start (%s) never takes traffic: the old generation answers every request, and the failure names the generation and the reason",
       async (image, reason) => {
         const failing = String(++deployed);
         const load = await loadThroughCutover(runtime, {
-          deploy: () => runtime.rollOut({ SPECTRAL_GENERATION: failing }, derivedTag(image)),
+          deploy: () => runtime.rollOut({ SPECTRAL_GENERATION: failing }, variantTag(image)),
           finished: async () => (await status()).every((each) => each.failed?.generation === failing),
         });
         expect(load.failed, load.failures.join("\n")).toBe(0);
@@ -161,7 +148,7 @@ describe.skipIf(skipReason !== undefined)(
     );
 
     it("after failed starts, the next deploy starts clean and serves", async () => {
-      const { load, to } = await cutover({}, derivedTag("new-commit"), NEW_SHA);
+      const { load, to } = await cutover({}, variantTag("new-commit"), NEW_SHA);
       expect(load.failed, load.failures.join("\n")).toBe(0);
       expect(await status()).toEqual(
         ["instance-0", "instance-1"].map((instance) => ({

@@ -332,7 +332,7 @@ describe.skipIf(missing !== undefined)(
         codeUpdateStrategy: { mode: "deferred" as const, max_delay: 60 },
       };
       await expect((await scenario.stack(deferred, STACK)).up()).rejects.toThrow(
-        /served generation \d+ .* not generation \d+/,
+        /showed 1 instance\(s\) not serving generation \d+ of commit \w+ \(instance-0: generation \d+ of commit \w+\)/,
       );
       const immediate = { ...deferred, codeUpdateStrategy: undefined };
       const result = await (await scenario.stack(immediate, STACK)).up();

@@ -101,6 +101,35 @@ describe.skipIf(missing !== undefined)(
       base = rotated;
     });
 
+    it("a new generation whose container exits at start fails the up, naming the generation, the instance and the reason; the old generation keeps serving; the next up starts clean", async () => {
+      const slots = ["instance-0/blue", "instance-0/green"].map((name) => scenario.double.container(name));
+      const idle = slots.find((slot) => !slot.running);
+      if (!idle) throw new Error("both slots run: the previous cutover did not drain");
+      const servedBefore = (await (await fetch(`${scenario.url}/health`)).json()) as { generation: string };
+      idle.exitOnStart = true;
+      const crashing = { ...base, secrets: { ...base.secrets, STRIPE_SECRET_KEY: "sk_engine_crash_5521" } };
+      const failure = await up(crashing).then(
+        () => "succeeded",
+        (error: Error) => error.message,
+      );
+      expect(failure).toMatch(
+        new RegExp(
+          `DeployVerification: generation (\\d+) did not start on instance-0: the container exited during its start[^.]*\\. Generation ${servedBefore.generation} still serves there: no request went to the new one`,
+        ),
+      );
+      const served = (await (await fetch(`${scenario.url}/health`)).json()) as { generation: string };
+      expect(served.generation).toBe(servedBefore.generation);
+      idle.exitOnStart = false;
+      const fixed = {
+        ...crashing,
+        secrets: { ...crashing.secrets, STRIPE_SECRET_KEY: "sk_engine_fixed_5522" },
+      };
+      const result = await up(fixed);
+      expect(result.summary.result).toBe("succeeded");
+      expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
+      base = fixed;
+    });
+
     it("new rollout steps update the application in place: no new generation, no rollout, no Cloudflare write", async () => {
       const before = { rows: await scenario.generations(), writes: scenario.writes() };
       const changed = { ...base, rolloutStepPercentages: [25, 100] };

@@ -8,8 +8,39 @@
  * Everything here is asynchronous: the Docker API proxy's tunnels run in this process, so a blocking call
  * would show up as latency.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { buildImage, type Engine, imageTag } from "./image-builds";
 import type { AppContainer, WorkerContainerRuntime } from "./worker-container-runtime";
+
+/** The commit a "new image" reports. */
+export const NEW_SHA = "feedfacefeedfacefeedfacefeedfacefeedface";
+
+/** Images built FROM the app image: a new commit, and three that never become healthy. */
+export const APP_VARIANTS = {
+  "new-commit": `RUN sed -i 's/"sha": *"[0-9a-f]*"/"sha": "${NEW_SHA}"/' /app/version.json`,
+  "crash-at-start": `ENTRYPOINT ["/bin/sh", "-c", "echo 'spectral: refusing to start' >&2; exit 3"]`,
+  "health-500": `RUN echo '{not json' > /app/version.json`,
+  "never-listens": `ENTRYPOINT ["/bin/sleep", "infinity"]`,
+};
+export type AppVariant = keyof typeof APP_VARIANTS;
+
+export const variantTag = (name: AppVariant) => `spectral-test/app-${name}:latest`;
+
+/** Builds each variant of the app image (one layer on top of it: seconds). */
+export function buildAppVariants(engine: Engine, names: AppVariant[]): void {
+  const dir = mkdtempSync(join(tmpdir(), "spectral-variant-"));
+  try {
+    for (const name of names) {
+      writeFileSync(join(dir, "Dockerfile"), `FROM ${imageTag("app")}\n${APP_VARIANTS[name]}\n`);
+      buildImage(engine, join(dir, "Dockerfile"), dir, variantTag(name));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface CutoverPlan {
   /** The deploy: new bindings (and perhaps a new image) in the running workerd. */

@@ -126,3 +126,22 @@ export function startTimeoutMs(text: unknown): number {
   const seconds = Number(text);
   return (Number.isInteger(seconds) && seconds >= 1 ? seconds : 90) * 1000;
 }
+
+/** A request that cannot have changed anything, and has no body to send twice. */
+export function isIdempotent(request: Request): boolean {
+  return request.method === "GET" || request.method === "HEAD";
+}
+
+/**
+ * A Durable Object reset by a code update fails the calls in flight with `retryable` set (docs:
+ * durable-objects/best-practices/error-handling); a request that cannot have changed anything is sent once
+ * more, so a deploy does not fail it.
+ */
+export async function retryReset(request: Request, call: () => Promise<Response>): Promise<Response> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isIdempotent(request) && (error as { retryable?: boolean }).retryable === true) return call();
+    throw error;
+  }
+}

@@ -29,7 +29,9 @@ import {
   instanceCount,
   instanceNames,
   instanceStatus,
+  isIdempotent,
   type Routing,
+  retryReset,
   type Slot,
   slotName,
   startTimeoutMs,
@@ -289,29 +291,10 @@ async function beforeDeadline<T>(work: Promise<T>, deadline: number, message: st
   }
 }
 
-/** A request that cannot have changed anything, and has no body to send twice. */
-function isIdempotent(request: Request): boolean {
-  return request.method === "GET" || request.method === "HEAD";
-}
-
 /** Nothing serves this instance: the first start failed, or none has finished yet. */
 function unavailable(routing: Routing): Response {
   const failed = routing.failed ? `: generation ${routing.failed.generation} did not start` : "";
   return new Response(`Service Unavailable${failed}\n`, { status: 503, headers: { "retry-after": "60" } });
-}
-
-/**
- * A Durable Object reset by a code update fails the calls in flight with `retryable` set (docs:
- * durable-objects/best-practices/error-handling); a request that cannot have changed anything is sent once
- * more, so a deploy does not fail it.
- */
-async function retryReset(request: Request, call: () => Promise<Response>): Promise<Response> {
-  try {
-    return await call();
-  } catch (error) {
-    if (isIdempotent(request) && (error as { retryable?: boolean }).retryable === true) return call();
-    throw error;
-  }
 }
 
 export default {
