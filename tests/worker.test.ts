@@ -15,6 +15,7 @@ import {
   RETRY_MS,
   type Routing,
   retryReset,
+  type Slot,
   slotName,
   startTimeoutMs,
 } from "../worker/src/cutover";
@@ -112,8 +113,13 @@ describe("bundleWorker", () => {
 describe("decideRoute (blue/green: which slot serves, and when the next one starts)", () => {
   const wanted = { generation: "8", gitSha: "bbbb" };
   const now = 1_000_000;
-  const serving = (generation: string, gitSha: string, startedAt = now - 5): Routing => ({
-    serving: { slot: "green", generation, gitSha, startedAt },
+  const serving = (
+    generation: string,
+    gitSha: string,
+    startedAt = now - 5,
+    slot: Slot = "green",
+  ): Routing => ({
+    serving: { slot, generation, gitSha, startedAt },
   });
 
   it("starts blue when nothing serves yet: the request waits for it", () => {
@@ -126,12 +132,10 @@ describe("decideRoute (blue/green: which slot serves, and when the next one star
 
   it("on a new generation, keeps serving the old slot while the other one starts", () => {
     expect(decideRoute(wanted, serving("7", "bbbb"), now)).toEqual({ serve: "green", startIn: "blue" });
-    expect(decideRoute(wanted, { serving: { ...serving("7", "bbbb").serving!, slot: "blue" } }, now)).toEqual(
-      {
-        serve: "blue",
-        startIn: "green",
-      },
-    );
+    expect(decideRoute(wanted, serving("7", "bbbb", now - 5, "blue"), now)).toEqual({
+      serve: "blue",
+      startIn: "green",
+    });
   });
 
   it("replaces a container still serving an older image at most once a minute, until the rollout reaches it", () => {

@@ -257,14 +257,14 @@ export class SpectralApp extends Container<Env> {
   private async waitUntilHealthy(deadline: number, late: string): Promise<Health> {
     let last = "no answer";
     while (Date.now() < deadline) {
-      if (!this.ctx.container?.running)
+      const container = this.ctx.container;
+      if (!container?.running)
         throw new Error(
           `the container exited during its start${this.lastExit === undefined ? "" : ` (exit code ${this.lastExit})`}`,
         );
       try {
         // The port itself, not containerFetch: that one would start the container again, and wait on its own.
-        const port = this.ctx.container?.getTcpPort(API_PORT);
-        const response = await port!.fetch("http://container/health", {
+        const response = await container.getTcpPort(API_PORT).fetch("http://container/health", {
           signal: AbortSignal.timeout(Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - Date.now()))),
         });
         if (response.status === 200) return (await response.json()) as Health;
