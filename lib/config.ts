@@ -274,7 +274,7 @@ export const SETTINGS = {
     setting(
       INTEGER,
       integerBetween(1, 100),
-      "Instances that serve the API (each runs its own set of workers); a cutover runs two containers per instance, so at most half of maxInstances.",
+      "Instances that serve the API (each runs its own set of workers); below maxInstances, since a cutover runs one extra container.",
     ),
   ),
   "cloudflare.startTimeoutSeconds": defaulted(
@@ -474,12 +474,12 @@ const stackConfigSchema = z
     },
   )
   .superRefine((config, ctx) => {
-    // Blue/green: each instance runs its new container beside the old one for the drain window.
-    if (config["cloudflare.instances"] * 2 > config["cloudflare.maxInstances"]) {
+    // Blue/green: a cutover runs one instance's new container beside its old one, one instance at a time.
+    if (config["cloudflare.instances"] + 1 > config["cloudflare.maxInstances"]) {
       ctx.addIssue({
         code: "custom",
         path: ["cloudflare.instances"],
-        message: `must be at most half of cloudflare.maxInstances (${config["cloudflare.maxInstances"]}): a cutover runs each instance's old and new containers side by side; raise maxInstances to ${config["cloudflare.instances"] * 2} or lower instances`,
+        message: `must be below cloudflare.maxInstances (${config["cloudflare.maxInstances"]}): a cutover runs one extra container (an instance's new one beside its old one); raise maxInstances to ${config["cloudflare.instances"] + 1} or lower instances`,
       });
     }
     for (const problem of deployCredentialVaultProblems(config)) ctx.addIssue({ code: "custom", ...problem });

@@ -261,9 +261,9 @@ describe("stack config", () => {
       ],
       ["sleepAfter 0s", { "cloudflare.sleepAfter": "0s" }, "cloudflare.sleepAfter: must be longer than 0"],
       [
-        "instances with no room for a cutover's second container",
-        { "cloudflare.instances": "2", "cloudflare.maxInstances": "3" },
-        "cloudflare.instances: must be at most half of cloudflare.maxInstances (3): a cutover runs each instance's old and new containers side by side; raise maxInstances to 4 or lower instances",
+        "instances with no room for a cutover's extra container",
+        { "cloudflare.instances": "3", "cloudflare.maxInstances": "3" },
+        "cloudflare.instances: must be below cloudflare.maxInstances (3): a cutover runs one extra container (an instance's new one beside its old one); raise maxInstances to 4 or lower instances",
       ],
       [
         "a start timeout under 5 s",

@@ -8,10 +8,12 @@ import {
   afterFailedStart,
   afterStart,
   decideRoute,
+  doneWith,
   instanceCount,
   instanceNames,
   instanceStatus,
   otherSlot,
+  previousInstance,
   RETRY_MS,
   type Routing,
   retryReset,
@@ -193,6 +195,31 @@ describe("afterStart and afterFailedStart (the router's record)", () => {
       serving: { generation: "7", gitSha: "aaaa" },
       failed: { generation: "8", reason: "boom" },
     });
+  });
+});
+
+describe("doneWith and previousInstance (instances cut over one after another)", () => {
+  const serving = { slot: "blue" as const, generation: "8", gitSha: "a", startedAt: 1 };
+
+  it("an instance is done with a generation when it serves it with nothing left to drain, or failed it", () => {
+    expect(doneWith({ serving }, "8")).toBe(true);
+    expect(doneWith({ serving, draining: "green" }, "8")).toBe(false);
+    expect(doneWith({ serving: { ...serving, generation: "7" } }, "8")).toBe(false);
+    expect(
+      doneWith(
+        { serving: { ...serving, generation: "7" }, failed: { generation: "8", reason: "x", at: 1 } },
+        "8",
+      ),
+    ).toBe(true);
+    expect(doneWith({}, "8")).toBe(false);
+  });
+
+  it("instance-0 goes first; each other waits for the one before it", () => {
+    expect([
+      previousInstance("instance-0"),
+      previousInstance("instance-1"),
+      previousInstance("instance-12"),
+    ]).toEqual([undefined, "instance-0", "instance-11"]);
   });
 });
 

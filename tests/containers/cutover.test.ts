@@ -12,6 +12,7 @@ import {
   loadThroughCutover,
   NEW_SHA,
   overlapSeconds,
+  peakRunning,
   servesOnly,
   variantTag,
 } from "../support/cutover-load";
@@ -105,13 +106,15 @@ describe.skipIf(skipReason !== undefined)(
       expect(health.build.sha).toBe(NEW_SHA);
     });
 
-    it("two instances: each cuts over on its own, none fails a request, and two containers serve afterwards", async () => {
+    it("two instances: they cut over one after the other, never running more than one extra container; none fails a request", async () => {
       await runtime.rollOut({ SPECTRAL_INSTANCES: "2" });
       await settled();
-      const { load, to } = await cutover({ STRIPE_SECRET_KEY: "sk_live_second_rotation" });
+      const { load, from, to } = await cutover({ STRIPE_SECRET_KEY: "sk_live_second_rotation" });
       expect(load.failed, load.failures.join("\n")).toBe(0);
       expect((await status()).map((each) => each.serving?.generation)).toEqual([to, to]);
       expect((await running()).map((each) => each.generation)).toEqual([to, to]);
+      const involved = (await runtime.containers()).filter((each) => [from, to].includes(each.generation));
+      expect(peakRunning(involved)).toBe(3);
     });
 
     it.each([

@@ -185,6 +185,23 @@ export function overlapSeconds(
   return Math.max(0, (Math.max(...oldEnds) - Math.min(...newStarts)) / 1000);
 }
 
+/** The most containers that ran at one moment: what max_instances must leave room for. */
+export function peakRunning(containers: AppContainer[]): number {
+  const events = containers.flatMap((c) => [
+    { at: c.startedAt, change: 1 },
+    { at: c.running ? Number.POSITIVE_INFINITY : c.finishedAt, change: -1 },
+  ]);
+  // An exit and a start at the same moment: count the exit first.
+  events.sort((a, b) => a.at - b.at || a.change - b.change);
+  let running = 0;
+  let peak = 0;
+  for (const { change } of events) {
+    running += change;
+    peak = Math.max(peak, running);
+  }
+  return peak;
+}
+
 /** A plan's `finished`: every instance serves `generation`, and no container of another one runs. */
 export function servesOnly(runtime: WorkerContainerRuntime, generation: string, gitSha?: string) {
   return async (): Promise<boolean> => {

@@ -9,6 +9,7 @@
  *   1. the idle slot starts a container for it, beside the serving one, and waits for a 200 /health;
  *   2. only then does the router record it as serving: new requests go there;
  *   3. the old slot drains (its in-flight requests finish) and its container stops (SIGTERM).
+ * Instances cut over one after another (doneWith), so a deploy needs room for one extra container.
  * A start that fails (the container exits, /health never answers 200, the start timeout) is recorded
  * against its generation; the old slot keeps serving, and the same generation is tried again at most
  * once a minute. A new image that the application's rollout has not reached yet starts with the old
@@ -50,6 +51,22 @@ export interface Routing {
 export interface RouteDecision {
   serve?: Slot;
   startIn?: Slot;
+}
+
+/**
+ * Whether an instance is done with `generation`: it serves it with nothing left to drain, or its start
+ * failed. Instance i starts a cutover only once instance i-1 is done with it, so a deploy runs one extra
+ * container at a time and `max_instances` needs room for `instances + 1`.
+ */
+export function doneWith(routing: Routing, generation: string): boolean {
+  const serves = routing.serving?.generation === generation && routing.draining === undefined;
+  return serves || routing.failed?.generation === generation;
+}
+
+/** The instance that cuts over before this one, if any. */
+export function previousInstance(instance: string): string | undefined {
+  const index = Number(instance.slice("instance-".length));
+  return Number.isInteger(index) && index > 0 ? `instance-${index - 1}` : undefined;
 }
 
 /** How long to wait before starting again: a failed generation, or an image not rolled out yet. */

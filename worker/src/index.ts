@@ -24,12 +24,14 @@ import {
   afterStart,
   CUTOVER_STATUS_PATH,
   decideRoute,
+  doneWith,
   type Health,
   type InstanceStatus,
   instanceCount,
   instanceNames,
   instanceStatus,
   isIdempotent,
+  previousInstance,
   type Routing,
   retryReset,
   type Slot,
@@ -120,11 +122,25 @@ export class SpectralApp extends Container<Env> {
     return instanceStatus(instance, await this.routing());
   }
 
+  /** For the next instance: whether this one is done with `generation` (and nudges it along). */
+  async isDoneWith(instance: string, generation: string): Promise<boolean> {
+    await this.bringCurrent(instance);
+    return !this.work && doneWith(await this.routing(), generation);
+  }
+
+  private async previousDone(instance: string): Promise<boolean> {
+    const previous = previousInstance(instance);
+    if (!previous) return true;
+    return getContainer(this.env.SPECTRAL_APP, previous).isDoneWith(previous, this.env.SPECTRAL_GENERATION);
+  }
+
   /** Starts what the Worker now wants, if it is not served; returns the slot to serve from now. */
   private async bringCurrent(instance: string): Promise<Slot | undefined> {
     const routing = await this.routing();
     const decision = decideRoute(this.wanted(), routing, Date.now());
-    if (!this.work && decision.startIn) this.begin(this.startIn(instance, decision.startIn));
+    // A first start never waits; a cutover waits for the instance before this one.
+    const mayStart = !decision.serve || (await this.previousDone(instance));
+    if (!this.work && decision.startIn && mayStart) this.begin(this.startIn(instance, decision.startIn));
     else if (!this.work && routing.draining) this.begin(this.drain(instance, routing.draining));
     // Nothing serves yet: this request waits for the start (a first start, or after a stop).
     if (!decision.serve) await this.work;
