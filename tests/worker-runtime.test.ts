@@ -74,6 +74,18 @@ describe("the Worker in the real Workers runtime (workerd), container double", (
   const status = async () =>
     ((await (await get(CUTOVER_STATUS_PATH)).json()) as { instances: InstanceStatus[] }).instances;
 
+  it("an instance from before blue/green (its container run by the router object) moves to blue on its first request, and the router's own container stops", async () => {
+    const legacy = double.container("instance-0");
+    legacy.running = true;
+    await deploy();
+    expect(await get("/legacy").then((response) => response.json())).toMatchObject({
+      generation: "1",
+      instance: "instance-0/blue",
+    });
+    await eventually("the router's own container stopped", () => !legacy.running);
+    expect(legacy.signals).toEqual([15]);
+  });
+
   it("proxies a request to the instance's blue slot, started with exactly containerEnvVars; the router runs no container", async () => {
     const response = await get("/api/things?page=2");
     expect(response.status, runtime?.output()).toBe(200);

@@ -42,6 +42,11 @@ class ContainerDouble {
 
   signal(signal) {
     this.call("signal", { signal });
+    // workerd's own `running` sees a stop even when nothing monitors the container (one started before
+    // this object's code, for one).
+    this.call("monitor").then(() => {
+      this.running = false;
+    });
   }
 
   async destroy() {

@@ -6,7 +6,9 @@
  * Addressing: SPECTRAL_INSTANCES instances, `instance-0` … `instance-<N-1>`, each a router object with two
  * slots, `instance-<i>/blue` and `instance-<i>/green` (cutover.ts). Requests are spread across the
  * instances at random; each serving container runs the API and its own set of background workers, so N
- * instances run N copies of the workers, and 2N containers for the drain window of a cutover.
+ * instances run N copies of the workers. Instances cut over one after another, so a deploy runs N + 1
+ * containers at most. An instance from before blue/green ran its container in the router object itself:
+ * its first request after the upgrade waits for a slot's start, and then that container stops.
  *
  * Always on: a cron trigger (every minute) calls `wake()` on every instance, which brings it to the
  * Worker's generation and renews its serving container's activity timer, so `sleepAfter` only stops a
