@@ -140,9 +140,12 @@ export class SpectralApp extends Container<Env> {
   private async bringCurrent(instance: string): Promise<Slot | undefined> {
     const routing = await this.routing();
     const decision = decideRoute(this.wanted(), routing, Date.now());
-    // A first start never waits; a cutover waits for the instance before this one.
-    const mayStart = !decision.serve || (await this.previousDone(instance));
-    if (!this.work && decision.startIn && mayStart) this.begin(this.startIn(instance, decision.startIn));
+    const { startIn } = decision;
+    // A first start never waits; a cutover waits for the instance before this one (asked only then).
+    const mayStart =
+      startIn !== undefined && !this.work && (!decision.serve || (await this.previousDone(instance)));
+    // Another request may have begun the same start while this one asked.
+    if (startIn && mayStart && !this.work) this.begin(this.startIn(instance, startIn));
     else if (!this.work && routing.draining) this.begin(this.drain(instance, routing.draining));
     // Nothing serves yet: this request waits for the start (a first start, or after a stop).
     if (!decision.serve) await this.work;
