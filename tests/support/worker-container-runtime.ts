@@ -102,6 +102,17 @@ export class WorkerContainerRuntime {
 
   /** Every app container workerd started in this run, running or exited (read without blocking). */
   async containers(): Promise<AppContainer[]> {
+    // workerd may remove a container between the list and the inspection: list again then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inspectContainers();
+      } catch (error) {
+        if (attempt === 3 || !/No such object/.test(String(error))) throw error;
+      }
+    }
+  }
+
+  private async inspectContainers(): Promise<AppContainer[]> {
     const ids = (await this.dockerAsync(["ps", "-aq", "--filter", "name=workerd-"]))
       .split("\n")
       .filter(Boolean);
