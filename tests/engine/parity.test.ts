@@ -322,7 +322,8 @@ describe.skipIf(missing !== undefined)(
     afterAll(async () => scenario?.close());
 
     it("with Cloudflare's deferral the verification sees the old generation and fails the up; with the program's `immediate` it sees the new one", async () => {
-      const base = { ...scenario.inputs(), verifyTimeoutSeconds: 5 };
+      // The scenario's verification timeout, except where the up must fail: there 5 s, well inside the deferral.
+      const base = scenario.inputs();
       expect((await (await scenario.stack(base, STACK)).up()).summary.result).toBe("succeeded");
       const image = imageReference("2");
       const deferred = {
@@ -330,11 +331,16 @@ describe.skipIf(missing !== undefined)(
         image,
         gitSha: gitShaOf(image),
         codeUpdateStrategy: { mode: "deferred" as const, max_delay: 60 },
+        verifyTimeoutSeconds: 5,
       };
       await expect((await scenario.stack(deferred, STACK)).up()).rejects.toThrow(
         /showed 1 instance\(s\) not serving generation \d+ of commit \w+ \(instance-0: generation \d+ of commit \w+\)/,
       );
-      const immediate = { ...deferred, codeUpdateStrategy: undefined };
+      const immediate = {
+        ...deferred,
+        codeUpdateStrategy: undefined,
+        verifyTimeoutSeconds: base.verifyTimeoutSeconds,
+      };
       const result = await (await scenario.stack(immediate, STACK)).up();
       expect(result.outputs.servingGeneration.value).toBe(result.outputs.generation.value);
       expect(scenario.uploads().at(-1)?.metadata.code_update_strategy).toEqual({ mode: "immediate" });
