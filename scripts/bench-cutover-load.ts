@@ -22,6 +22,7 @@ import {
   NEW_SHA,
   overlapSeconds,
   servesOnly,
+  settle,
   variantTag,
 } from "../tests/support/cutover-load";
 import { buildAppImage, imageTag, startEngine } from "../tests/support/image-builds";
@@ -31,16 +32,6 @@ import { benchSize } from "./bench-support";
 
 const ROOT = resolve(__dirname, "..");
 const LIMITS = { ...DEFAULT_LIMITS, steadyMs: benchSize(5_000, 1_000), afterMs: benchSize(1_000, 200) };
-
-async function settle(runtime: WorkerContainerRuntime, generation: string): Promise<void> {
-  const finished = servesOnly(runtime, generation);
-  const deadline = Date.now() + 60_000;
-  await runtime.get("/__test/cron");
-  while (!(await finished())) {
-    if (Date.now() > deadline) throw new Error(`instances did not settle on generation ${generation}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function main(): Promise<void> {
   const engine = startEngine(ROOT);

@@ -8,7 +8,7 @@ import {
   type DeployVerificationOutputs,
   deployVerificationProvider as provider,
 } from "../components/deploy-verification-provider";
-import type { InstanceStatus } from "../worker/src/cutover";
+import { CUTOVER_STATUS_PATH, type InstanceStatus } from "../worker/src/cutover";
 
 let server: Server;
 let served: { status: number; generation: string; sha: string } = {
@@ -19,7 +19,7 @@ let served: { status: number; generation: string; sha: string } = {
 /** What the Worker's cutover status reports; every instance current by default. */
 let instances: InstanceStatus[] | undefined;
 let inputs: DeployVerificationInputs;
-const STATUS_PATH = "/.well-known/spectral/cutover";
+const STATUS_PATH = CUTOVER_STATUS_PATH;
 
 beforeAll(async () => {
   process.env.SPECTRAL_VERIFY_POLL_MS = "20";

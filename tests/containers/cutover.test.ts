@@ -4,7 +4,7 @@
 // running workerd (WorkerContainerRuntime.rollOut), as a Cloudflare deployment leaves requests in flight
 // alone. Speed is pnpm bench:cutover-load's; these tests assert what happens.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { InstanceStatus } from "../../worker/src/cutover";
+import { CUTOVER_STATUS_PATH, type InstanceStatus } from "../../worker/src/cutover";
 import {
   APP_VARIANTS,
   type AppVariant,
@@ -14,6 +14,7 @@ import {
   overlapSeconds,
   peakRunning,
   servesOnly,
+  settle,
   variantTag,
 } from "../support/cutover-load";
 import { containerLogs } from "../support/image-builds";
@@ -37,21 +38,9 @@ describe.skipIf(skipReason !== undefined)(
       return { dockerHost: setup.dockerHost };
     };
     const status = async () =>
-      ((await (await runtime.get("/.well-known/spectral/cutover")).json()) as { instances: InstanceStatus[] })
-        .instances;
+      ((await (await runtime.get(CUTOVER_STATUS_PATH)).json()) as { instances: InstanceStatus[] }).instances;
     const running = async () => (await runtime.containers()).filter((each) => each.running);
     const gitSha = () => envOf(runtime.bindings).SPECTRAL_GIT_SHA;
-
-    /** Waits until every instance serves the Worker's generation (a first start, or a scale-up). */
-    async function settled(): Promise<void> {
-      const finished = servesOnly(runtime, serving);
-      const deadline = Date.now() + 60_000;
-      await runtime.get("/__test/cron");
-      while (!(await finished())) {
-        if (Date.now() > deadline) throw new Error(`not settled:\n${runtime.output().slice(-3000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
 
     /** A deploy of the next generation under load; returns the load's record and the generations. */
     async function cutover(changes: Record<string, string>, image?: string, expectSha = gitSha()) {
@@ -69,7 +58,7 @@ describe.skipIf(skipReason !== undefined)(
       buildAppVariants(engine(), Object.keys(APP_VARIANTS) as AppVariant[]);
       runtime = await WorkerContainerRuntime.start(engine());
       await runtime.rollOut({ SPECTRAL_START_TIMEOUT_SECONDS: String(START_TIMEOUT_SECONDS) });
-      await settled();
+      await settle(runtime, serving);
     }, 300_000);
     afterAll(async () => runtime?.close());
 
@@ -108,7 +97,7 @@ describe.skipIf(skipReason !== undefined)(
 
     it("two instances: they cut over one after the other, never running more than one extra container; none fails a request", async () => {
       await runtime.rollOut({ SPECTRAL_INSTANCES: "2" });
-      await settled();
+      await settle(runtime, serving);
       const { load, from, to } = await cutover({ STRIPE_SECRET_KEY: "sk_live_second_rotation" });
       expect(load.failed, load.failures.join("\n")).toBe(0);
       expect((await status()).map((each) => each.serving?.generation)).toEqual([to, to]);

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { CUTOVER_STATUS_PATH } from "../../worker/src/cutover";
 import { buildImage, type Engine, imageTag } from "./image-builds";
 import type { AppContainer, WorkerContainerRuntime } from "./worker-container-runtime";
 
@@ -205,7 +206,7 @@ export function peakRunning(containers: AppContainer[]): number {
 /** A plan's `finished`: every instance serves `generation`, and no container of another one runs. */
 export function servesOnly(runtime: WorkerContainerRuntime, generation: string, gitSha?: string) {
   return async (): Promise<boolean> => {
-    const response = await fetch(`${runtime.url}/.well-known/spectral/cutover`);
+    const response = await fetch(`${runtime.url}${CUTOVER_STATUS_PATH}`);
     const { instances } = (await response.json()) as {
       instances: { serving: { generation: string; gitSha: string } | null }[];
     };
@@ -216,4 +217,18 @@ export function servesOnly(runtime: WorkerContainerRuntime, generation: string, 
     if (!current) return false;
     return (await runtime.containers()).every((each) => !each.running || each.generation === generation);
   };
+}
+
+/** Fires the cron and waits (at most 60 s) until every instance serves `generation`: a first start or a scale-up. */
+export async function settle(runtime: WorkerContainerRuntime, generation: string): Promise<void> {
+  const finished = servesOnly(runtime, generation);
+  const deadline = Date.now() + 60_000;
+  await runtime.get("/__test/cron");
+  while (!(await finished())) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `instances did not settle on generation ${generation}:\n${runtime.output().slice(-3000)}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DockerProxy, startDockerProxy } from "./docker-proxy";
-import { docker, type Engine, imageTag } from "./image-builds";
+import { DOCKER, docker, type Engine, imageTag } from "./image-builds";
 import { type Binding, programUpload, type WorkerUpload, withText } from "./worker-upload";
 import { startWorkerd, type WorkerdProcess } from "./workerd";
 
@@ -140,7 +140,7 @@ export class WorkerContainerRuntime {
   private dockerAsync(args: string[]): Promise<string> {
     return new Promise((resolve, reject) =>
       execFile(
-        "/usr/bin/docker",
+        DOCKER,
         args,
         { env: { ...process.env, DOCKER_HOST: this.engine.dockerHost }, maxBuffer: 16 * 1024 * 1024 },
         (error, stdout, stderr) =>
